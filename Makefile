@@ -1,0 +1,40 @@
+# One entry point for people and CI. Every target sets itself up on a fresh machine.
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install lint format test test-fast demo bench clean
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check uv==0.13.9
+	$(VENV)/bin/uv pip install --python $(PY) --quiet -r requirements.lock
+	$(VENV)/bin/uv pip install --python $(PY) --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format src tests bench
+	$(VENV)/bin/ruff check --fix src tests bench
+
+# The whole suite: lint and types, then every test on SQLite and on the machine's PostgreSQL.
+test: lint
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -x -q
+
+demo: $(STAMP)
+	$(VENV)/bin/rookery demo
+
+bench: $(STAMP)
+	$(PY) bench/transform.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

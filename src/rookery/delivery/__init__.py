@@ -1,0 +1,1 @@
+"""Delivery: webhook signing, the retry schedule, and the sender."""

@@ -1,0 +1,1 @@
+"""The Withings sandbox: a local, faithful stand-in for the Withings API with synthetic users."""

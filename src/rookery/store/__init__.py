@@ -1,0 +1,1 @@
+"""Storage: tables, migrations and repositories on SQLite (embedded) and PostgreSQL (scale-out)."""

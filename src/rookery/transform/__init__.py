@@ -1,0 +1,1 @@
+"""Withings → ROOK: pure functions from parsed Withings responses to ROOK documents."""

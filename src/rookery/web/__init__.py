@@ -1,0 +1,1 @@
+"""Pages: the connections page and the operator dashboard, rendered on the server."""
