@@ -1,1 +1,1 @@
-"""HTTP API: ROOK-compatible and Rookery's own routers, and the one place errors become responses."""
+"""HTTP API: the ROOK-compatible and Rookery routers, and the one place errors become responses."""
