@@ -1,0 +1,1 @@
+"""Rookery's test suite; mirrors src/rookery/."""
