@@ -1,0 +1,312 @@
+"""The sandbox application: one base URL serving the consent page, the API and `/_sandbox/`.
+
+API calls go through a small raw-ASGI path (no framework routing on the hot path); the consent page
+and the control endpoints are Starlette routes. `create_sandbox_app` builds everything; nothing is
+built at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Final
+
+import httpx2
+from starlette.applications import Starlette
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from rookery.sandbox import api, consent, control
+from rookery.sandbox.calls import CallLog, CallRecord, RateLimiter
+from rookery.sandbox.clock import SandboxClock
+from rookery.sandbox.faults import Fault, FaultKind, FaultPlan
+from rookery.sandbox.notify import Notification, Notifier, NotifyService, SubscriptionStore
+from rookery.sandbox.oauth import AccessGrant, AuthStore, OAuthService
+from rookery.sandbox.protocol import (
+    AUTH_FAILED,
+    INVALID_BEARER_ERROR,
+    NOT_IMPLEMENTED,
+    TOO_MANY_REQUESTS,
+    WithingsStatusError,
+    bearer_token,
+    envelope,
+    error_envelope,
+    parse_params,
+)
+from rookery.sandbox.records import Change, SandboxUser
+from rookery.sandbox.settings import SandboxSettings
+from rookery.sandbox.world import SandboxWorld
+
+OAUTH_PATHS: Final = frozenset({"/v2/oauth2", "/v2/signature"})
+NOTIFY_PATH: Final = "/notify"
+# How often live mode runs while the clock runs by itself, in real seconds.
+LIVE_TICK_S: Final = 1.0
+_JSON_HEADERS: Final = [(b"content-type", b"application/json")]
+
+
+class Sandbox:
+    """The sandbox's state and behaviour, shared by the API, the consent page and the controls."""
+
+    def __init__(
+        self, settings: SandboxSettings, world: SandboxWorld, http: httpx2.AsyncClient
+    ) -> None:
+        self.settings = settings
+        self.world = world
+        self.users: dict[int, SandboxUser] = {user.userid: user for user in world.users}
+        self.clock = SandboxClock(
+            speed=settings.clock_speed, start_at_epoch=settings.start_at_epoch
+        )
+        self.auth = AuthStore(self.clock)
+        self.subscriptions = SubscriptionStore()
+        self.faults = FaultPlan(settings.seed)
+        self.notifier = Notifier(
+            http, self.clock, settings, self.subscriptions, self.faults.draw_duplicate
+        )
+        self.oauth = OAuthService(
+            settings, self.auth, self.clock, on_revoke=self._forget_subscriptions
+        )
+        self.notify_api = NotifyService(settings, self.subscriptions, self.notifier)
+        self.limiter = RateLimiter(self.clock, settings.rate_limit_per_minute)
+        self.calls = CallLog(settings.call_log_size)
+        self.clock.on_change(self.notifier.wakeup.set)
+
+    def _forget_subscriptions(self, userid: int) -> None:
+        # Withings removes a user's subscriptions when the app revokes the user's tokens.
+        self.subscriptions.remove(userid)
+
+    async def call(
+        self, path: str, params: Mapping[str, str], authorization: str | None
+    ) -> tuple[bytes, CallRecord]:
+        """Answer one API call (Withings envelope) and say how it went, for the call log."""
+        action = params.get("action", "")
+        client_id: str | None = None
+        userid: int | None = None
+        try:
+            if path in OAUTH_PATHS:
+                client_id = params.get("client_id")
+                if client_id == self.settings.client_id:
+                    self.limiter.admit(client_id)
+                body = (
+                    self.oauth.oauth2(params)
+                    if path == "/v2/oauth2"
+                    else self.oauth.signature(params)
+                )
+            else:
+                route = api.DATA_ACTIONS.get((path, action))
+                if route is None and path != NOTIFY_PATH:
+                    raise WithingsStatusError(
+                        NOT_IMPLEMENTED, f"Unknown service or action: {path} action={action!r}"
+                    )
+                grant = self.auth.authenticate(bearer_token(authorization, params))
+                client_id, userid = self.settings.client_id, grant.userid
+                self.limiter.admit(client_id)
+                if route is None:
+                    body = await self.notify_api.handle(grant, params)
+                else:
+                    body = self._data(route, grant, params, action)
+        except WithingsStatusError as error:
+            return error_envelope(error), self._record(
+                path, action, client_id, userid, error.status
+            )
+        return envelope(body), self._record(path, action, client_id, userid, 0)
+
+    def _data(
+        self,
+        route: tuple[Any, api.Handler],
+        grant: AccessGrant,
+        params: Mapping[str, str],
+        action: str,
+    ) -> dict[str, Any]:
+        scope, handler = route
+        if scope is not None and scope not in grant.scopes:
+            raise WithingsStatusError(
+                self.settings.scope_miss_status, f"Insufficient scope: {action} needs {scope}"
+            )
+        user = self.users.get(grant.userid)
+        if user is None:
+            raise WithingsStatusError(AUTH_FAILED, INVALID_BEARER_ERROR)
+        return handler(api.DataCall(user, self.world, self.settings, self.clock.now()), params)
+
+    def _record(
+        self,
+        path: str,
+        action: str,
+        client_id: str | None,
+        userid: int | None,
+        status: int | None,
+        *,
+        http_status: int = 200,
+        fault: Fault | None = None,
+    ) -> CallRecord:
+        record = CallRecord(
+            self.clock.now(),
+            client_id,
+            userid,
+            path,
+            action,
+            status,
+            http_status,
+            fault.kind.value if fault else None,
+        )
+        self.calls.add(record)
+        return record
+
+    def publish(self, changes: list[Change]) -> int:
+        """Notify every subscriber of these changes; how many deliveries were queued."""
+        return sum(len(self.notifier.notify(Notification.from_change(c))) for c in changes)
+
+    async def settle(self) -> None:
+        """Run live mode up to now, then every delivery that is due, and wait for them."""
+        self.publish(self.world.advance(self.clock.now_utc()))
+        await self.notifier.run_due()
+
+    async def run_background(self) -> None:
+        """Keep live mode and deliveries running while the server runs."""
+        while True:
+            self.notifier.wakeup.clear()
+            await self.settle()
+            due_at = self.notifier.next_due_at()
+            wait_s = None if due_at is None else self.clock.real_seconds_until(due_at)
+            if self.clock.speed > 0:
+                wait_s = LIVE_TICK_S if wait_s is None else min(wait_s, LIVE_TICK_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.notifier.wakeup.wait(), wait_s)
+
+    def fault_answer(
+        self, fault: Fault, path: str, params: Mapping[str, str], token: str | None
+    ) -> bytes:
+        """The body a status-level call fault answers with, and log it."""
+        action = params.get("action", "")
+        if fault.kind is FaultKind.RATE_LIMIT:
+            error = WithingsStatusError(
+                TOO_MANY_REQUESTS, "Too many requests", {"wait_seconds": fault.wait_seconds}
+            )
+        else:
+            if token:
+                self.auth.revoke_access(token)
+            error = WithingsStatusError(AUTH_FAILED, INVALID_BEARER_ERROR)
+        self._record(path, action, None, None, error.status, fault=fault)
+        return error_envelope(error)
+
+    def log_fault(
+        self, fault: Fault, path: str, params: Mapping[str, str], http_status: int
+    ) -> None:
+        """Log a call answered by a transport-level fault."""
+        self._record(
+            path, params.get("action", ""), None, None, None, http_status=http_status, fault=fault
+        )
+
+
+class SandboxApp:
+    """The ASGI entry point: API paths on the fast path, everything else through Starlette."""
+
+    def __init__(self, sandbox: Sandbox, starlette: Starlette) -> None:
+        self.sandbox = sandbox
+        self._starlette = starlette
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection event."""
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path.startswith("/_sandbox") or path == consent.PATH:
+            await self._starlette(scope, receive, send)
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        params = parse_params(scope.get("query_string", b""), body)
+        authorization = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None
+        )
+        fault = self.sandbox.faults.draw_call(path)
+        if fault is None:
+            answer, _ = await self.sandbox.call(path, params, authorization)
+            await _send(send, 200, answer)
+            return
+        await self._faulty(fault, path, params, authorization, receive, send)
+
+    async def _faulty(
+        self,
+        fault: Fault,
+        path: str,
+        params: Mapping[str, str],
+        authorization: str | None,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        sandbox = self.sandbox
+        if fault.kind in (FaultKind.RATE_LIMIT, FaultKind.REVOKED_TOKEN):
+            token = bearer_token(authorization, params)
+            await _send(send, 200, sandbox.fault_answer(fault, path, params, token))
+        elif fault.kind is FaultKind.HTTP_5XX:
+            sandbox.log_fault(fault, path, params, fault.http_status)
+            await _send(send, fault.http_status, b"Service Unavailable", b"text/plain")
+        elif fault.kind is FaultKind.TIMEOUT:
+            sandbox.log_fault(fault, path, params, 200)
+            # Hang until the client gives up (it disconnects) or hang_s passes, then answer.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(_disconnected(receive), fault.hang_s)
+            answer, _ = await sandbox.call(path, params, authorization)
+            await _send(send, 200, answer)
+        elif fault.kind is FaultKind.MALFORMED_JSON:
+            sandbox.log_fault(fault, path, params, 200)
+            await _send(send, 200, b'{"status":0,"body":{"measuregrps":[{"grpid":,}')
+        else:  # truncated: promise the whole body, send half, drop the connection
+            sandbox.log_fault(fault, path, params, 200)
+            answer, _ = await sandbox.call(path, params, authorization)
+            headers = [*_JSON_HEADERS, (b"content-length", str(len(answer)).encode())]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": answer[: len(answer) // 2],
+                    "more_body": True,
+                }
+            )
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _send(
+    send: Send, status: int, body: bytes, content_type: bytes = b"application/json"
+) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_sandbox_app(
+    settings: SandboxSettings,
+    world: SandboxWorld,
+    *,
+    http: httpx2.AsyncClient | None = None,
+) -> SandboxApp:
+    """The sandbox as an ASGI app. Notifications and callback probes go through `http`
+    (a client of its own, closed at shutdown, when none is given)."""
+    client = http if http is not None else httpx2.AsyncClient()
+    sandbox = Sandbox(settings, world, client)
+    page = consent.ConsentPage(settings, sandbox.auth, list(sandbox.users.values()))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        background = asyncio.create_task(sandbox.run_background())
+        try:
+            yield
+        finally:
+            background.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await background
+            if http is None:
+                await client.aclose()
+
+    routes = [
+        Route(consent.PATH, page.endpoint, methods=["GET", "POST"]),
+        *control.routes(sandbox),
+    ]
+    return SandboxApp(sandbox, Starlette(routes=routes, lifespan=lifespan))

@@ -1,0 +1,93 @@
+"""Control endpoints with the real generator: determinism, live mode, record edits, clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rookery.sandbox.synth import generate_population
+from tests.sandbox.conftest import Running, RunSandbox
+from tests.sandbox.servers import Receiver
+
+NOW = dt.datetime(2025, 3, 1, 12, tzinfo=dt.UTC)
+
+
+def _population_sandbox(run_sandbox: RunSandbox, seed: int) -> Running:
+    world = generate_population(3, seed, now_utc=NOW, history_days=10)
+    return run_sandbox(world, start_at_epoch=NOW.timestamp(), seed=seed)
+
+
+def _everything(sandbox: Running, userid: int) -> list[object]:
+    token = sandbox.tokens(userid)["access_token"]
+    return [
+        sandbox.api("/measure", token, action="getmeas", lastupdate=0)["body"]["measuregrps"],
+        sandbox.api("/v2/measure", token, action="getactivity", lastupdate=0)["body"],
+        sandbox.api("/v2/sleep", token, action="getsummary", lastupdate=0)["body"],
+    ]
+
+
+def test_same_seed_serves_the_same_data(run_sandbox: RunSandbox) -> None:
+    first, second = _population_sandbox(run_sandbox, 5), _population_sandbox(run_sandbox, 5)
+    other = _population_sandbox(run_sandbox, 6)
+    users = [u["userid"] for u in first.control("GET", "users")["users"]]
+    assert users == [u["userid"] for u in second.control("GET", "users")["users"]]
+    assert _everything(first, users[0]) == _everything(second, users[0])
+    assert users != [u["userid"] for u in other.control("GET", "users")["users"]]
+
+
+def test_advancing_the_clock_delivers_live_data(
+    run_sandbox: RunSandbox, receiver: tuple[Receiver, str]
+) -> None:
+    hooks, callback = receiver
+    sandbox = _population_sandbox(run_sandbox, 5)
+    userid = sandbox.control("GET", "users")["users"][0]["userid"]
+    token = sandbox.tokens(userid)["access_token"]
+    for appli in (1, 16, 44):
+        sandbox.api("/notify", token, action="subscribe", callbackurl=callback, appli=appli)
+    before = len(
+        sandbox.api("/v2/sleep", token, action="getsummary", lastupdate=0)["body"]["series"]
+    )
+    clock = sandbox.control("POST", "clock", advance_s=2 * 86_400)
+    assert clock["now"] == NOW.timestamp() + 2 * 86_400
+    posted = hooks.posts()
+    assert {p["appli"] for p in posted} >= {"16", "44"}
+    assert all(p["userid"] == str(userid) for p in posted)
+    token = sandbox.tokens(userid)["access_token"]
+    after = sandbox.api("/v2/sleep", token, action="getsummary", lastupdate=0)["body"]["series"]
+    assert len(after) > before
+
+
+def test_record_edits_through_the_generator(
+    run_sandbox: RunSandbox, receiver: tuple[Receiver, str]
+) -> None:
+    hooks, callback = receiver
+    sandbox = _population_sandbox(run_sandbox, 5)
+    userid = sandbox.control("GET", "users")["users"][0]["userid"]
+    token = sandbox.tokens(userid)["access_token"]
+    sandbox.api("/notify", token, action="subscribe", callbackurl=callback, appli=1)
+    taken = int(NOW.timestamp()) - 600
+    added = sandbox.control(
+        "POST",
+        f"users/{userid}/records",
+        kind="measuregrps",
+        record={"date": taken, "measures": [{"value": 8125, "type": 1, "unit": -2}]},
+    )
+    assert added["notification"]["startdate"] == str(taken)
+    groups = sandbox.api("/measure", token, action="getmeas", startdate=taken, enddate=taken)
+    [group] = groups["body"]["measuregrps"]
+    sandbox.control(
+        "PATCH",
+        f"users/{userid}/records/measuregrps/{group['grpid']}",
+        changes={"measures": [{"value": 80, "type": 1, "unit": 0}]},
+    )
+    sandbox.control("DELETE", f"users/{userid}/records/measuregrps/{group['grpid']}")
+    assert len(hooks.posts()) == 3
+    missing = sandbox.http.delete(f"/_sandbox/users/{userid}/records/measuregrps/1")
+    assert missing.status_code == 404
+    assert sandbox.http.get("/_sandbox/users/0/records").status_code == 405
+
+
+def test_users_list_their_tokens_and_subscriptions(sandbox: Running) -> None:
+    tokens = sandbox.tokens(1002)
+    users = {u["userid"]: u for u in sandbox.control("GET", "users")["users"]}
+    assert [t["token"] for t in users[1002]["access_tokens"]] == [tokens["access_token"]]
+    assert users[1001]["access_tokens"] == []
