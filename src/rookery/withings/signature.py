@@ -1,4 +1,4 @@
-"""Withings request signatures (research §2.4): used by the client to sign and the sandbox to check."""
+"""Withings request signatures (research §2.4): the client signs with them, the sandbox checks."""
 
 from __future__ import annotations
 
