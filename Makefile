@@ -24,6 +24,9 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix src tests bench
 
 # The whole suite: lint and types, then every test on SQLite and on the machine's PostgreSQL.
+# PostgreSQL: the machine's server (CI starts it); each test database is created and dropped by the suite.
+export ROOKERY_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+
 test: lint
 	$(PY) -m pytest -n 2 --dist loadgroup
 

@@ -1,0 +1,92 @@
+"""The application factory: `create_app(settings)` builds the FastAPI app; nothing happens at
+import time. The process-wide resources (engine, HTTP client, cipher) are opened by
+`open_resources`, which the app's lifespan, the worker and the CLI share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx2
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from rookery import __version__
+from rookery.api.client import router as client_router
+from rookery.api.errors import install_error_handlers
+from rookery.api.health import router as health_router
+from rookery.config import Settings
+from rookery.delivery.ssrf import WebhookPolicy
+from rookery.store.crypto import TokenCipher, load_cipher
+from rookery.store.engine import create_engine, session_factory
+
+# Outbound calls (Withings, webhooks) must not hang a worker: connect fast, read within reason.
+HTTP_TIMEOUT = httpx2.Timeout(30.0, connect=10.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """What a Rookery process holds open while it runs."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    cipher: TokenCipher
+    http: httpx2.AsyncClient
+    webhook_policy: WebhookPolicy
+
+
+@asynccontextmanager
+async def open_resources(
+    settings: Settings, *, http_transport: httpx2.AsyncBaseTransport | None = None
+) -> AsyncIterator[Resources]:
+    """Open the engine and the HTTP client for `settings`, and close them on exit.
+
+    `http_transport` replaces the network for outbound calls (tests pass a mock or an ASGI app).
+    Raises `ConfigError` when the encryption keys cannot be loaded.
+    """
+    cipher = load_cipher(settings)
+    engine = create_engine(settings.database_url)
+    try:
+        async with httpx2.AsyncClient(timeout=HTTP_TIMEOUT, transport=http_transport) as http:
+            yield Resources(
+                settings=settings,
+                engine=engine,
+                sessions=session_factory(engine),
+                cipher=cipher,
+                http=http,
+                webhook_policy=WebhookPolicy.from_settings(settings),
+            )
+    finally:
+        await engine.dispose()
+
+
+def create_app(
+    settings: Settings, *, http_transport: httpx2.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """The Rookery HTTP application; its resources live in `app.state.resources` while it runs.
+
+    Migrations are not applied here: `rookery serve` applies them before serving.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_resources(settings, http_transport=http_transport) as resources:
+            app.state.resources = resources
+            yield
+
+    app = FastAPI(
+        title="Rookery",
+        version=__version__,
+        description=(
+            "A self-hosted Withings health-data hub speaking ROOK's data model. Client endpoints "
+            "use HTTP Basic auth: username `client_uuid`, password `secret_key`."
+        ),
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(client_router)
+    return app

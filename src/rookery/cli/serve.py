@@ -1,0 +1,28 @@
+"""`rookery serve`: the HTTP API, after applying pending migrations."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+) -> None:
+    """Serve the HTTP API after applying pending migrations."""
+    # Imported here so that every other command starts without loading the web stack.
+    import anyio
+    import uvicorn
+
+    from rookery.app import create_app
+    from rookery.config import load_settings
+    from rookery.store.crypto import load_cipher
+    from rookery.store.migrate import upgrade
+
+    settings = load_settings()
+    # Fail on unusable keys now, with one line, rather than inside the server's start-up.
+    load_cipher(settings)
+    anyio.run(upgrade, settings.database_url)
+    uvicorn.run(create_app(settings), host=host, port=port)
