@@ -7,11 +7,6 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-import uvicorn
-
-from rookery.sandbox.server import create_sandbox_app
-from rookery.sandbox.settings import SandboxSettings
-from rookery.sandbox.synth import generate_population
 
 
 def sandbox(
@@ -26,6 +21,13 @@ def sandbox(
     rate_limit: Annotated[int, typer.Option(min=1, help="Calls per minute per client_id.")] = 120,
 ) -> None:
     """Run a local Withings stand-in: consent page, API, notifications and /_sandbox controls."""
+    # Imported here so that other commands start without the server stack.
+    import uvicorn
+
+    from rookery.sandbox.server import create_sandbox_app
+    from rookery.sandbox.settings import SandboxSettings
+    from rookery.sandbox.synth import generate_population
+
     started = time.monotonic()
     now_utc = datetime.now(UTC)
     population = generate_population(users, seed, now_utc=now_utc, history_days=history_days)

@@ -23,8 +23,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-async def upgrade(target: AsyncEngine | str | URL, revision: str = "head") -> None:
-    """Apply pending migrations up to `revision`, in one transaction, on an engine or a URL."""
+async def upgrade(target: AsyncEngine | str | URL, revision: str = "heads") -> None:
+    """Apply pending migrations up to `revision` (default: every head), in one transaction."""
     engine = target if isinstance(target, AsyncEngine) else create_engine(target)
     try:
         async with engine.begin() as connection:
