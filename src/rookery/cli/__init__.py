@@ -2,6 +2,14 @@
 
 import typer
 
+from rookery.cli.client import client_app
+from rookery.cli.db import db_app
+from rookery.cli.sandbox import sandbox
+from rookery.cli.serve import serve
+from rookery.cli.transform import transform
+from rookery.config import ConfigError
+from rookery.logs import configure_logging
+
 app = typer.Typer(
     name="rookery",
     help="Rookery: a self-hosted Withings health-data hub that speaks ROOK's data model.",
@@ -9,6 +17,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(client_app)
+app.add_typer(db_app)
+app.command("sandbox")(sandbox)
+app.command("serve")(serve)
+app.command("transform")(transform)
+
+# Exit status of bad configuration (as for bad usage): the operator must fix something.
+CONFIG_ERROR_EXIT = 2
 
 
 @app.callback()
@@ -17,5 +33,10 @@ def _root() -> None:
 
 
 def main() -> None:
-    """Entry point of the `rookery` script."""
-    app()
+    """Entry point of the `rookery` script. Bad configuration: one line on stderr, exit 2."""
+    configure_logging()
+    try:
+        app()
+    except ConfigError as error:
+        typer.echo(f"rookery: {error}", err=True)
+        raise SystemExit(CONFIG_ERROR_EXIT) from None
