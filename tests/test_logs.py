@@ -17,11 +17,12 @@ def _lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
 
 @pytest.fixture(autouse=True)
 def _restore_logging() -> object:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    root, ours = logging.getLogger(), logging.getLogger("rookery")
+    handlers, level, our_level = root.handlers[:], root.level, ours.level
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    ours.setLevel(our_level)
     structlog.reset_defaults()
 
 
@@ -50,6 +51,13 @@ def test_secret_keys_and_url_parameters_are_redacted(capsys: pytest.CaptureFixtu
     assert first["access_token"] == REDACTED
     assert first["n"] == 1
     assert second["user"] == "u1"
+
+
+def test_libraries_log_only_warnings(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(json=True)
+    logging.getLogger("alembic.runtime.plugins").info("setup plugin")
+    logging.getLogger("alembic.runtime.plugins").warning("something odd")
+    assert [line["event"] for line in _lines(capsys)] == ["something odd"]
 
 
 def test_redact_text_keeps_other_parameters() -> None:

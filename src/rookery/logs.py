@@ -94,4 +94,6 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None) -> None:
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    # Libraries (alembic, SQLAlchemy, httpx) speak up only for warnings; Rookery at `level`.
+    root.setLevel(logging.WARNING)
+    logging.getLogger("rookery").setLevel(level)
