@@ -1,4 +1,8 @@
-"""Fixtures: a sandbox and a webhook receiver, each on a real loopback port."""
+"""Fixtures: a sandbox and a webhook receiver, each on a real loopback port.
+
+The ports belong to a session-wide `ServerPool` (one per xdist worker); every test still gets
+fresh apps, so tests share no state.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from rookery.sandbox.server import Sandbox, create_sandbox_app
 from rookery.sandbox.settings import SandboxSettings
 from rookery.sandbox.world import SandboxWorld
 from tests.sandbox.factories import T0, make_world
-from tests.sandbox.servers import Receiver, serve
+from tests.sandbox.servers import Receiver, ServerPool
 
 CLIENT_ID = SandboxSettings().client_id
 CLIENT_SECRET = SandboxSettings().client_secret
@@ -89,8 +93,15 @@ class Running:
 RunSandbox = Callable[..., Running]
 
 
+@pytest.fixture(scope="session")
+def server_pool() -> Iterator[ServerPool]:
+    """Loopback servers kept for the session and lent to one test at a time."""
+    with ServerPool() as pool:
+        yield pool
+
+
 @pytest.fixture
-def run_sandbox() -> Iterator[RunSandbox]:
+def run_sandbox(server_pool: ServerPool) -> Iterator[RunSandbox]:
     """Start sandboxes: `run_sandbox(world=None, **settings)`; all stop at teardown."""
     with ExitStack() as stack:
 
@@ -98,7 +109,7 @@ def run_sandbox() -> Iterator[RunSandbox]:
             options: dict[str, Any] = {"clock_speed": 0.0, "start_at_epoch": T0 + 3600.0}
             options.update(settings)
             app = create_sandbox_app(SandboxSettings(**options), world or make_world())
-            url = stack.enter_context(serve(app))
+            url = stack.enter_context(server_pool.serving(app))
             http = stack.enter_context(httpx2.Client(base_url=url, timeout=10))
             return Running(url, app.sandbox, http)
 
@@ -112,8 +123,8 @@ def sandbox(run_sandbox: RunSandbox) -> Running:
 
 
 @pytest.fixture
-def receiver() -> Iterator[tuple[Receiver, str]]:
+def receiver(server_pool: ServerPool) -> Iterator[tuple[Receiver, str]]:
     """A webhook receiver on loopback and its callback URL."""
     hooks = Receiver()
-    with serve(hooks) as url:
+    with server_pool.serving(hooks) as url:
         yield hooks, f"{url}/withings/webhook?token=s3cret"

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from rookery.sandbox.notices import RecordKind, change_for
-from rookery.sandbox.records import Change, Record, SandboxUser
+from rookery.sandbox.records import Account, Change, Record, SandboxUser
 from rookery.sandbox.synth import UnknownRecordError, UnknownUserError, record_key
 
 T0: Final = 1_700_000_000  # 2023-11-14T22:13:20Z
@@ -244,6 +244,31 @@ class StaticWorld:
         self._intraday = {uid: dict(rows) for uid, rows in (intraday or {}).items()}
         self.now_epoch = T0
 
+    @property
+    def accounts(self) -> list[Account]:
+        """Who can log in."""
+        return [Account(u.userid, u.display_name, u.timezone) for u in self.users]
+
+    def user(self, userid: int, /) -> SandboxUser:
+        """The user with `userid`."""
+        for user in self.users:
+            if user.userid == userid:
+                return user
+        raise UnknownUserError(userid)
+
+    def ecg_signal(self, user: SandboxUser, signalid: int, /) -> Record:
+        """A short made-up signal for each listed ECG."""
+        for row in user.heart:
+            if row["ecg"]["signalid"] == signalid:
+                return {
+                    "signal": [-12, -9, 4, 31, 57, 40],
+                    "sampling_frequency": 500,
+                    "wearposition": 2,
+                    "model": row["model"],
+                    "heart_rate": row["heart_rate"],
+                }
+        raise UnknownRecordError(RecordKind.HEART, signalid)
+
     def sleep_segments(self, user: SandboxUser, startdate: int, enddate: int, /) -> list[Record]:
         """The given segments overlapping the window."""
         return [
@@ -262,12 +287,6 @@ class StaticWorld:
         self.now_epoch = int(until_utc.timestamp())
         return []
 
-    def _user(self, userid: int) -> SandboxUser:
-        for user in self.users:
-            if user.userid == userid:
-                return user
-        raise UnknownUserError(userid)
-
     def add_record(
         self, userid: int, kind: RecordKind, record: Record, /, *, at_utc: datetime | None = None
     ) -> Change:
@@ -276,7 +295,7 @@ class StaticWorld:
         stored = {**record, "modified": at}
         if kind in (RecordKind.MEASURE, RecordKind.SLEEP):
             stored["created"] = at
-        getattr(self._user(userid), kind.value).append(stored)
+        getattr(self.user(userid), kind.value).append(stored)
         return change_for(userid, kind, stored)
 
     def update_record(
@@ -290,7 +309,7 @@ class StaticWorld:
         at_utc: datetime | None = None,
     ) -> Change:
         """Merge `changes` into the record with `key`."""
-        records: list[Record] = getattr(self._user(userid), kind.value)
+        records: list[Record] = getattr(self.user(userid), kind.value)
         for position, record in enumerate(records):
             if record_key(kind, record) == key:
                 at = int(at_utc.timestamp()) if at_utc else self.now_epoch
@@ -300,7 +319,7 @@ class StaticWorld:
 
     def remove_record(self, userid: int, kind: RecordKind, key: int | str, /) -> Change:
         """Drop the record with `key`."""
-        records: list[Record] = getattr(self._user(userid), kind.value)
+        records: list[Record] = getattr(self.user(userid), kind.value)
         for position, record in enumerate(records):
             if record_key(kind, record) == key:
                 return change_for(userid, kind, records.pop(position))

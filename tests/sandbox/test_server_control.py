@@ -91,3 +91,45 @@ def test_users_list_their_tokens_and_subscriptions(sandbox: Running) -> None:
     users = {u["userid"]: u for u in sandbox.control("GET", "users")["users"]}
     assert [t["token"] for t in users[1002]["access_tokens"]] == [tokens["access_token"]]
     assert users[1001]["access_tokens"] == []
+
+
+def test_heart_get_serves_the_generated_signal(run_sandbox: RunSandbox) -> None:
+    world = generate_population(2, 5, now_utc=NOW, history_days=2)
+    sandbox = run_sandbox(world, start_at_epoch=NOW.timestamp(), seed=5)
+    userid = world.accounts[0].userid
+    taken = int(NOW.timestamp()) - 3600
+    record = {"timestamp": taken, "heart_rate": 71, "model": 93, "ecg": {"signalid": 4242}}
+    sandbox.control("POST", f"users/{userid}/records", kind="heart", record=record)
+    token = sandbox.tokens(userid)["access_token"]
+    listed = sandbox.api("/v2/heart", token, action="list", startdate=taken, enddate=taken)
+    assert [row["ecg"]["signalid"] for row in listed["body"]["series"]] == [4242]
+    answer = sandbox.api("/v2/heart", token, action="get", signalid=4242)
+    assert answer["status"] == 0, answer
+    body = answer["body"]
+    assert body == world.ecg_signal(world.user(userid), 4242)
+    assert (body["sampling_frequency"], body["wearposition"], body["model"]) == (300, 1, 93)
+    assert len(body["signal"]) == 300 * 30
+    assert body["heart_rate"] == 71
+    unknown = sandbox.api("/v2/heart", token, action="get", signalid=1)
+    assert (unknown["status"], unknown["error"]) == (503, "Invalid Params: no ECG with signalid 1")
+    missing = sandbox.api("/v2/heart", token, action="get")
+    assert missing["status"] == 503
+    narrow = sandbox.tokens(userid, scopes="user.activity")["access_token"]
+    assert sandbox.api("/v2/heart", narrow, action="get", signalid=4242)["status"] == 214
+
+
+def test_touching_a_user_generates_its_history_on_demand(run_sandbox: RunSandbox) -> None:
+    world = generate_population(3, 5, now_utc=NOW, history_days=10)
+    eager = generate_population(3, 5, now_utc=NOW, history_days=10, lazy=False)
+    sandbox = run_sandbox(world, start_at_epoch=NOW.timestamp(), seed=5)
+    listed = sandbox.control("GET", "users")["users"]
+    assert [u["userid"] for u in listed] == [a.userid for a in eager.accounts]
+    assert (
+        world.awake_userids == set()
+    )  # listing users and showing the consent page generate nothing
+    sandbox.http.get("/oauth2_user/authorize2", params={"client_id": "x"})
+    userid = listed[1]["userid"]
+    token = sandbox.tokens(userid)["access_token"]
+    served = sandbox.api("/measure", token, action="getmeas", lastupdate=0)["body"]
+    assert world.awake_userids == {userid}
+    assert served["measuregrps"] == eager.user(userid).measuregrps

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from rookery.sandbox.notify import Notification
+from rookery.sandbox.records import Change
+from rookery.withings.codes import Appli
 from tests.sandbox.conftest import Running
 from tests.sandbox.factories import T0, measure_group, night
 from tests.sandbox.servers import Receiver
@@ -110,6 +113,20 @@ def test_user_event_carries_an_action(sandbox: Running, receiver: Hook) -> None:
     _subscribe(sandbox, callback, 46)
     sandbox.control("POST", "notifications", userid=1001, appli=46, action="unlink")
     assert hooks.posts() == [{"userid": "1001", "appli": "46", "action": "unlink"}]
+    bad = sandbox.http.post(
+        "/_sandbox/notifications", json={"userid": 1001, "appli": 46, "action": "unplug"}
+    )
+    assert bad.status_code == 400
+    assert "unlink" in bad.json()["error"]
+
+
+def test_a_change_carries_its_own_action() -> None:
+    unlinked = Notification.from_change(Change(1001, Appli.USER, action="delete"))
+    assert unlinked.form() == {"userid": "1001", "appli": "46", "action": "delete"}
+    assert Notification.from_change(Change(1001, Appli.USER)).fields == {"action": "update"}
+    # Only appli 46 carries an action.
+    weight = Notification.from_change(Change(1001, Appli.WEIGHT, 5, 65, action="delete"))
+    assert weight.fields == {"startdate": "5", "enddate": "65"}
 
 
 def test_failed_delivery_retries_on_withings_schedule(sandbox: Running, receiver: Hook) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlsplit
 
+from rookery.sandbox.oauth import NONCE_TIMESTAMP_WINDOW_S
 from rookery.withings.signature import sign
 from tests.sandbox.conftest import (
     ALL_SCOPES,
@@ -48,7 +49,8 @@ def _refresh(sandbox: Running, refresh_token: str) -> dict[str, object]:
     )
 
 
-def _nonce(sandbox: Running, timestamp: str = "1700000000") -> str:
+def _nonce(sandbox: Running, timestamp: str | None = None) -> str:
+    timestamp = timestamp or str(int(sandbox.sandbox.clock.now()))
     signature = sign(
         CLIENT_SECRET, {"action": "getnonce", "client_id": CLIENT_ID, "timestamp": timestamp}
     )
@@ -72,8 +74,9 @@ def test_consent_page_lists_users_scopes_and_named_buttons(sandbox: Running) -> 
     page = sandbox.http.get("/oauth2_user/authorize2", params=AUTHORIZE)
     assert page.status_code == 200
     html = page.text
-    assert re.search(r'<label for="user-1001">[^<]*userid 1001', html)
-    assert re.search(r'<label for="user-1002">[^<]*userid 1002', html)
+    for userid in (1001, 1002):
+        label = rf'<label class="choice" for="user-{userid}"><input type="radio" name="userid"'
+        assert re.search(label + rf"[^>]*><span>[^<]* \(userid {userid}\)</span></label>", html)
     assert 'id="scope-user.metrics"' in html
     assert 'id="scope-user.activity"' in html
     assert "scope-user.info" not in html  # only what was requested
@@ -208,9 +211,66 @@ def test_getnonce_checks_the_signature(sandbox: Running) -> None:
     assert answer["status"] == 503
 
 
+def test_getnonce_timestamp_must_be_near_the_sandbox_clock(sandbox: Running) -> None:
+    now = int(sandbox.sandbox.clock.now())
+    window = NONCE_TIMESTAMP_WINDOW_S
+    for timestamp in (now - window, now + window):
+        _nonce(sandbox, str(timestamp))
+    for timestamp in (now - window - 1, now + window + 1, 1):
+        values = {"action": "getnonce", "client_id": CLIENT_ID, "timestamp": str(timestamp)}
+        answer = sandbox.api("/v2/signature", **values, signature=sign(CLIENT_SECRET, values))
+        assert answer["status"] == 503, timestamp
+        assert "from the server time" in answer["error"]
+
+
+def test_demo_mode_signs_in_as_the_demo_user_without_a_choice(sandbox: Running) -> None:
+    demo = {**AUTHORIZE, "mode": "demo"}
+    page = sandbox.http.get("/oauth2_user/authorize2", params=demo)
+    assert page.status_code == 200
+    assert 'name="userid"' not in page.text
+    assert re.search(r"demo user <strong>[^<]*\(userid 1001\)</strong>", page.text)
+    # Whatever userid a client posts, demo mode logs in as the demo user.
+    form = {**demo, "userid": "1002", "decision": "allow", "granted": ["user.metrics"]}
+    response = sandbox.http.post("/oauth2_user/authorize2", data=form)
+    assert response.status_code == 302
+    code = parse_qs(urlsplit(response.headers["location"]).query)["code"][0]
+    body = _exchange(sandbox, code)["body"]
+    assert isinstance(body, dict)
+    assert body["userid"] == "1001"
+    assert body["scope"] == "user.metrics"
+    bad = sandbox.http.get("/oauth2_user/authorize2", params={**AUTHORIZE, "mode": "live"})
+    assert bad.status_code == 400
+
+
+def test_getdemoaccess_gives_tokens_of_the_demo_user(sandbox: Running) -> None:
+    nonce = _nonce(sandbox)
+    answer = sandbox.api(
+        "/v2/oauth2",
+        action="getdemoaccess",
+        client_id=CLIENT_ID,
+        nonce=nonce,
+        signature=_signed("getdemoaccess", nonce),
+        scope_oauth2="user.metrics,user.activity",
+    )
+    assert answer["status"] == 0, answer
+    body = answer["body"]
+    assert (body["userid"], body["expires_in"]) == ("1001", 10800)
+    goals = sandbox.api("/v2/user", body["access_token"], action="getgoals")
+    assert goals["status"] == 0
+    unsigned = sandbox.api(
+        "/v2/oauth2",
+        action="getdemoaccess",
+        client_id=CLIENT_ID,
+        nonce=nonce,
+        signature=_signed("getdemoaccess", nonce),
+        scope_oauth2="user.metrics",
+    )
+    assert unsigned["error"] == "Invalid Params: invalid nonce"
+
+
 def test_nonce_is_single_use_and_lives_30_minutes(sandbox: Running) -> None:
     userid = "1001"
-    used = _nonce(sandbox, "1")
+    used = _nonce(sandbox)
     revoke = {"action": "revoke", "client_id": CLIENT_ID, "userid": userid}
     assert (
         sandbox.api("/v2/oauth2", **revoke, nonce=used, signature=_signed("revoke", used))["status"]
@@ -219,7 +279,7 @@ def test_nonce_is_single_use_and_lives_30_minutes(sandbox: Running) -> None:
     sandbox.advance(11)
     reused = sandbox.api("/v2/oauth2", **revoke, nonce=used, signature=_signed("revoke", used))
     assert reused["error"] == "Invalid Params: invalid nonce"
-    old = _nonce(sandbox, "2")
+    old = _nonce(sandbox)
     sandbox.advance(30 * 60 + 1)
     late = sandbox.api("/v2/oauth2", **revoke, nonce=old, signature=_signed("revoke", old))
     assert late["error"] == "Invalid Params: invalid nonce"

@@ -297,8 +297,8 @@ def test_dates_stay_local_across_a_dst_change(zone_name: str, change_utc: dateti
 
 
 def test_one_step_equals_many_steps_equals_fresh() -> None:
-    stepped = generate_population(6, 11, now_utc=NOW, history_days=5)
-    jumped = generate_population(6, 11, now_utc=NOW, history_days=5)
+    stepped = generate_population(6, 11, now_utc=NOW, history_days=5, lazy=False)
+    jumped = generate_population(6, 11, now_utc=NOW, history_days=5, lazy=False)
     until = NOW + timedelta(days=2)
     many = []
     at = NOW
@@ -308,12 +308,36 @@ def test_one_step_equals_many_steps_equals_fresh() -> None:
     one = jumped.advance(until)
     assert dump(stepped) == dump(jumped)
     assert many == one
+    assert many
     fresh = generate_population(6, 11, now_utc=until, history_days=7)
     assert dump(fresh) == dump(jumped)
 
 
+def test_lazy_history_is_byte_identical_to_eager() -> None:
+    eager = generate_population(8, 13, now_utc=NOW, history_days=20, lazy=False)
+    lazy = generate_population(8, 13, now_utc=NOW, history_days=20)
+    assert lazy.awake_userids == set()
+    assert lazy.accounts == eager.accounts
+    ids = [a.userid for a in lazy.accounts]
+    # Touch users in a scrambled order, some before and some after the clock moves on.
+    lazy.user(ids[5])
+    lazy.add_measures(ids[2], {T.WEIGHT_KG: 70.5}, taken_at_utc=NOW)
+    eager.add_measures(ids[2], {T.WEIGHT_KG: 70.5}, taken_at_utc=NOW)
+    assert lazy.awake_userids == {ids[5], ids[2]}
+    later = NOW + timedelta(hours=30)
+    eager_changes = eager.advance(later)
+    lazy_changes = lazy.advance(later)
+    # Only touched users take part in live mode; theirs are exactly the eager changes.
+    assert lazy_changes == [c for c in eager_changes if c.userid in {ids[5], ids[2]}]
+    assert lazy_changes
+    for userid in (ids[7], ids[0]):
+        assert vars_of(lazy.user(userid)) == vars_of(eager.user(userid))
+    assert dump(lazy) == dump(eager)
+    assert lazy.advance(later + timedelta(hours=5)) == eager.advance(later + timedelta(hours=5))
+
+
 def test_live_mode_notifies_what_arrives() -> None:
-    population = generate_population(20, 4, now_utc=NOW, history_days=3)
+    population = generate_population(20, 4, now_utc=NOW, history_days=3, lazy=False)
     changes = population.advance(NOW + timedelta(days=1))
     applis = Counter(change.appli for change in changes)
     assert applis[Appli.WEIGHT]
@@ -411,11 +435,11 @@ def test_measure_appli_is_the_most_specific_category() -> None:
 
 def test_hundred_users_start_fast() -> None:
     started = time.process_time()
-    generate_population(100, 99, now_utc=NOW)
-    assert time.process_time() - started < 2.0
+    population = generate_population(100, 99, now_utc=NOW, history_days=90)
+    assert time.process_time() - started < 0.2
     started = time.process_time()
-    generate_population(1, 99, now_utc=NOW)
-    assert time.process_time() - started < 0.1
+    population.user(population.accounts[42].userid)  # ninety days of one user, on first touch
+    assert time.process_time() - started < 0.2
 
 
 # --- rules that hold for every seed --------------------------------------------------------

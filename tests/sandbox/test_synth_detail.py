@@ -102,16 +102,13 @@ def watch_rows(population: Population) -> list[tuple[int, Record]]:
 
 def test_intraday_steps_add_up_to_the_day(population: Population) -> None:
     checked = 0
-    for index, row in watch_rows(population):
+    # Every other watch row: still over a hundred days, at half the cost (11 ms a day).
+    for index, row in watch_rows(population)[::2]:
         user = population.users[index]
-        start = row_start(user.timezone, row)
-        samples = population.intraday(user, start, start + 2 * 86_400)
-        day_steps = sum(
-            s.get("steps", 0)
-            for at, s in samples.items()
-            if local_day(user.timezone, int(at)) == row["date"]
-        )
-        assert day_steps == row["steps"]
+        start, end = day_bounds(ZoneInfo(user.timezone), date.fromisoformat(row["date"]))
+        samples = population.intraday(user, start, end)
+        assert all(local_day(user.timezone, int(at)) == row["date"] for at in samples)
+        assert sum(s.get("steps", 0) for s in samples.values()) == row["steps"]
         heart = [s["heart_rate"] for s in samples.values() if "heart_rate" in s]
         if "hr_average" in row and heart:
             assert min(heart) >= 30
@@ -144,9 +141,10 @@ def test_intraday_of_today_stops_at_the_last_upload() -> None:
 
 def test_ecg_signal_is_plausible() -> None:
     everyone = generate_population(40, 3, now_utc=NOW, history_days=60)
-    rows = [(u, row) for u in everyone.users for row in u.heart]
-    assert rows
-    user, row = rows[0]
+    # Histories are generated on first touch: stop at the first user with an ECG.
+    touched = (everyone.user(account.userid) for account in everyone.accounts)
+    user = next(u for u in touched if u.heart)
+    row = user.heart[0]
     body = everyone.ecg_signal(user, row["ecg"]["signalid"])
     assert len(body["signal"]) == body["sampling_frequency"] * (20 if row["model"] == 44 else 30)
     assert max(body["signal"]) > 500
@@ -172,7 +170,14 @@ def test_fit_series_hits_min_max_and_mean(raw: list[float], low: int, up: int, s
     values = fit_series(raw, low, average, high)
     assert min(values) == low
     assert max(values) == high
-    assert abs(sum(values) / len(values) - average) <= max(1.0, (high - low) / len(values))
+    # 1e-9 absorbs float rounding of the two sides.
+    assert abs(sum(values) / len(values) - average) <= max(1.0, (high - low) / len(values)) + 1e-9
+
+
+def test_fit_series_of_a_flat_series_still_hits_the_bounds() -> None:
+    values = fit_series([-2.7126576599760446] * 3, 35, 39, 40)
+    assert (min(values), max(values)) == (35, 40)
+    assert values == [35, 40, 40]  # as near the mean as three points between 35 and 40 get
 
 
 def test_advance_keeps_detail_consistent() -> None:

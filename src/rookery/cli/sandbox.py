@@ -14,7 +14,7 @@ def sandbox(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8790,
     users: Annotated[int, typer.Option(min=0, help="How many synthetic users.")] = 10,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 0,
-    history_days: Annotated[int, typer.Option(min=0, help="Days of past data per user.")] = 30,
+    history_days: Annotated[int, typer.Option(min=0, help="Days of past data per user.")] = 90,
     speed: Annotated[
         float, typer.Option(min=0.0, help="Sandbox seconds per real second (0 = frozen).")
     ] = 1.0,
@@ -43,7 +43,10 @@ def sandbox(
     typer.echo(
         f"  consent page: {base_url}/oauth2_user/authorize2   controls: {base_url}/_sandbox/"
     )
-    for user in population.users:
+    for user in population.accounts:
         typer.echo(f"  log in as: {user.display_name} (userid {user.userid})")
-    typer.echo(f"  ready in {time.monotonic() - started:.2f} s")
+    typer.echo(
+        f"  {len(population.accounts)} users in {time.monotonic() - started:.2f} s "
+        f"({history_days} days of history each, generated on first use)"
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning", ws="none")

@@ -368,6 +368,15 @@ def heart_list(call: DataCall, params: Mapping[str, str]) -> dict[str, Any]:
     return {"series": page, "more": more, "offset": offset}
 
 
+def heart_get(call: DataCall, params: Mapping[str, str]) -> dict[str, Any]:
+    """One ECG's signal (µV), sampling frequency, wear position, model and heart rate."""
+    signalid = required_int(params, "signalid")
+    try:
+        return call.world.ecg_signal(call.user, signalid)
+    except LookupError:
+        raise invalid_params(f"no ECG with signalid {signalid}") from None
+
+
 def getdevice(call: DataCall, params: Mapping[str, str]) -> dict[str, Any]:
     """The user's devices."""
     return {"devices": call.user.devices}
@@ -387,6 +396,7 @@ DATA_ACTIONS: Final[dict[tuple[str, str], tuple[Scope | None, Handler]]] = {
     ("/v2/sleep", "get"): (Scope.ACTIVITY, sleep_get),
     ("/v2/sleep", "getsummary"): (Scope.ACTIVITY, sleep_getsummary),
     ("/v2/heart", "list"): (Scope.METRICS, heart_list),
+    ("/v2/heart", "get"): (Scope.METRICS, heart_get),
     ("/v2/user", "getdevice"): (None, getdevice),
     ("/v2/user", "getgoals"): (None, getgoals),
 }

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -21,6 +21,9 @@ from rookery.withings.codes import Appli
 
 if TYPE_CHECKING:
     from rookery.sandbox.server import Sandbox
+
+# What an appli 46 (user event) notification says happened to the account (research §5.2).
+USER_ACTIONS: Final = ("update", "unlink", "delete")
 
 
 class ControlError(Exception):
@@ -52,10 +55,13 @@ class Controls:
 
     def _user(self, request: Request) -> SandboxUser:
         raw = request.path_params["userid"]
-        user = self._sandbox.users.get(int(raw)) if raw.isdigit() else None
-        if user is None:
+        return self._user_by_id(int(raw) if raw.isdigit() else None, raw)
+
+    def _user_by_id(self, userid: int | None, raw: object) -> SandboxUser:
+        """The user (its data generated on first use), or a 404."""
+        if userid is None or userid not in self._sandbox.accounts:
             raise ControlError(f"no sandbox user {raw}", 404)
-        return user
+        return self._sandbox.world.user(userid)
 
     async def users(self, request: Request) -> dict[str, Any]:
         """Every user with its live tokens and subscriptions."""
@@ -71,7 +77,7 @@ class Controls:
                         s.as_profile() for s in sandbox.subscriptions.of(user.userid)
                     ],
                 }
-                for user in sandbox.users.values()
+                for user in sandbox.accounts.values()
             ]
         }
 
@@ -205,24 +211,26 @@ class Controls:
 
     def _notification(self, payload: dict[str, Any]) -> Notification:
         userid = _int(payload, "userid")
-        if userid not in self._sandbox.users:
+        if userid not in self._sandbox.accounts:
             raise ControlError(f"no sandbox user {userid}", 404)
         appli = parse_appli(str(payload.get("appli", "")))
+        action = payload.get("action")
+        if action is not None and action not in USER_ACTIONS:
+            raise ControlError(f"action must be one of {', '.join(USER_ACTIONS)}, got {action!r}")
         change = Change(
             userid,
             appli,
-            int(payload["startdate"]) if "startdate" in payload else None,
-            int(payload["enddate"]) if "enddate" in payload else None,
+            _int(payload, "startdate") if "startdate" in payload else None,
+            _int(payload, "enddate") if "enddate" in payload else None,
             str(payload["date"]) if "date" in payload else None,
+            action,
         )
-        return Notification.from_change(change, payload.get("action"))
+        return Notification.from_change(change)
 
     def _phantom(self, payload: dict[str, Any]) -> Notification:
         """A notification for an empty window: the day before the user's first record."""
         userid = _int(payload, "userid")
-        user = self._sandbox.users.get(userid)
-        if user is None:
-            raise ControlError(f"no sandbox user {userid}", 404)
+        user = self._user_by_id(userid, userid)
         appli = parse_appli(str(payload.get("appli", int(Appli.WEIGHT))))
         starts = [g["date"] for g in user.measuregrps] + [
             r["startdate"] for r in (*user.workouts, *user.sleep_summaries)
@@ -230,7 +238,7 @@ class Controls:
         first = min(starts, default=int(self._sandbox.clock.now()))
         at = int(first) - 86_400
         day = datetime.fromtimestamp(at, UTC).date().isoformat()
-        return Notification.from_change(Change(userid, appli, at, at + 60, day), "update")
+        return Notification.from_change(Change(userid, appli, at, at + 60, day))
 
 
 async def _json(request: Request) -> dict[str, Any]:

@@ -72,11 +72,13 @@ def fit_series(raw: Sequence[float], low: int, average: int, high: int) -> list[
     mean = sum(raw) / count
     centred = [value - mean for value in raw]
     top, bottom = max(centred), min(centred)
+    # A flat series (up to float noise) has no shape to scale: it would blow up to the bounds.
+    flat = top - bottom <= 1e-9 * max(1.0, abs(mean))
     scale = min(
         (high - average) / top if top > 0 else math.inf,
         (average - low) / -bottom if bottom < 0 else math.inf,
     )
-    scale = 0.0 if math.isinf(scale) else scale
+    scale = 0.0 if flat or math.isinf(scale) else scale
     values = [min(high, max(low, round(average + scale * value))) for value in centred]
     peak, trough = centred.index(top), centred.index(bottom)
     if peak == trough:
@@ -89,7 +91,8 @@ def fit_series(raw: Sequence[float], low: int, average: int, high: int) -> list[
             break
         if i in (peak, trough):
             continue
-        if low < values[i] + step < high:
+        # Other points may reach the bounds too: the peak and trough already hold them.
+        if low <= values[i] + step <= high:
             values[i] += step
             missing -= step
     return values

@@ -72,12 +72,13 @@ class Notification:
     fields: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_change(cls, change: Change, action: str | None = None) -> Notification:
-        """The notification for a change: a `date` for appli 16, an `action` for appli 46."""
+    def from_change(cls, change: Change) -> Notification:
+        """The notification for a change: a `date` for appli 16, an `action` for appli 46
+        (`update` when the change names none)."""
         info = APPLIS.get(change.appli)
         fields: dict[str, str] = {}
         if info is not None and info.carries_action:
-            fields["action"] = action or "update"
+            fields["action"] = change.action or "update"
         if change.date is not None:
             fields["date"] = change.date
         if change.startdate is not None and not (info is not None and info.carries_date):

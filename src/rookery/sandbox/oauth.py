@@ -33,6 +33,9 @@ REFRESH_TTL_S: Final = 365 * 86400
 REFRESH_GRACE_S: Final = 8 * 3600
 NONCE_TTL_S: Final = 30 * 60
 REPEAT_WINDOW_S: Final = 10.0
+# How far a getnonce `timestamp` may be from the sandbox clock, either way: generous for clock
+# skew, short enough that a captured getnonce request cannot be replayed for long.
+NONCE_TIMESTAMP_WINDOW_S: Final = 600
 _NONCE_PURGE_AT: Final = 10_000
 
 
@@ -129,7 +132,7 @@ class AuthStore:
             or grant.redirect_uri != redirect_uri
         ):
             raise invalid_params("invalid code")
-        return self._issue_pair(grant.userid, grant.scopes, retires=None)
+        return self.issue_pair(grant.userid, grant.scopes)
 
     def refresh(self, refresh_token: str) -> TokenPair:
         """Rotate: a new pair, and the old refresh token put on its 8-hour grace."""
@@ -141,7 +144,7 @@ class AuthStore:
             or (grant.dies_at is not None and grant.dies_at <= now)
         ):
             raise invalid_params("invalid refresh_token")
-        pair = self._issue_pair(grant.userid, grant.scopes, retires=refresh_token)
+        pair = self.issue_pair(grant.userid, grant.scopes, retires=refresh_token)
         grace_end = now + REFRESH_GRACE_S
         grant.dies_at = grace_end if grant.dies_at is None else min(grant.dies_at, grace_end)
         return pair
@@ -196,9 +199,10 @@ class AuthStore:
             ],
         }
 
-    def _issue_pair(
-        self, userid: int, scopes: tuple[Scope, ...], *, retires: str | None
+    def issue_pair(
+        self, userid: int, scopes: tuple[Scope, ...], *, retires: str | None = None
     ) -> TokenPair:
+        """A new access and refresh token; the access token's first use kills `retires`."""
         now = self._clock.now()
         access = AccessGrant(
             secrets.token_hex(20), userid, frozenset(scopes), now + ACCESS_TTL_S, retires
@@ -233,7 +237,10 @@ class RepeatGuard:
 
 
 class OAuthService:
-    """The `/v2/oauth2` and `/v2/signature` actions."""
+    """The `/v2/oauth2` and `/v2/signature` actions.
+
+    `demo_userid` is the account `getdemoaccess` hands out (None: a sandbox with no users).
+    """
 
     def __init__(
         self,
@@ -241,9 +248,12 @@ class OAuthService:
         store: AuthStore,
         clock: SandboxClock,
         on_revoke: Callable[[int], None],
+        demo_userid: int | None = None,
     ) -> None:
+        self._demo_userid = demo_userid
         self._settings = settings
         self._store = store
+        self._clock = clock
         self._repeats = RepeatGuard(clock)
         self._on_revoke = on_revoke
 
@@ -261,10 +271,21 @@ class OAuthService:
             self._store.revoke_user(userid)
             self._on_revoke(userid)
             return {}
+        if action == "getdemoaccess":
+            self._check_signature(params, action)
+            scopes = parse_scopes(params.get("scope_oauth2", ""))
+            if not scopes:
+                raise invalid_params("scope_oauth2 is required")
+            if self._demo_userid is None:
+                raise invalid_params("this sandbox has no demo user")
+            return self._store.issue_pair(self._demo_userid, scopes).as_body()
         raise WithingsStatusError(NOT_IMPLEMENTED, f"Unknown action '{action}' for /v2/oauth2")
 
     def signature(self, params: Mapping[str, str]) -> dict[str, Any]:
-        """Dispatch a `/v2/signature` action (only `getnonce`)."""
+        """Dispatch a `/v2/signature` action (only `getnonce`).
+
+        The signed `timestamp` must be within `NONCE_TIMESTAMP_WINDOW_S` of the sandbox clock.
+        """
         action = params.get("action", "")
         if action != "getnonce":
             raise WithingsStatusError(
@@ -277,6 +298,11 @@ class OAuthService:
             self._settings.client_secret, signed, params.get("signature", "")
         ):
             raise invalid_params("invalid signature")
+        at = required_int(params, "timestamp")
+        if abs(at - self._clock.now()) > NONCE_TIMESTAMP_WINDOW_S:
+            raise invalid_params(
+                f"timestamp {at} is more than {NONCE_TIMESTAMP_WINDOW_S} s from the server time"
+            )
         return {"nonce": self._store.new_nonce()}
 
     def _request_token(self, params: Mapping[str, str]) -> dict[str, Any]:

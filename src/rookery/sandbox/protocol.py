@@ -41,15 +41,20 @@ def invalid_params(detail: str) -> WithingsStatusError:
     return WithingsStatusError(INVALID_PARAMS, f"Invalid Params: {detail}")
 
 
+# Encoding the body is most of a data call's cost (cProfile, bench/sandbox.py); records are plain
+# acyclic JSON data, so the encoder's cycle check is skipped.
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+
+
 def envelope(body: Mapping[str, Any]) -> bytes:
     """A success envelope, serialised."""
-    return json.dumps({"status": OK, "body": body}, separators=(",", ":")).encode()
+    return _ENCODER.encode({"status": OK, "body": body}).encode()
 
 
 def error_envelope(error: WithingsStatusError) -> bytes:
     """An error envelope, serialised."""
     document = {"status": error.status, "body": error.body, "error": error.error}
-    return json.dumps(document, separators=(",", ":")).encode()
+    return _ENCODER.encode(document).encode()
 
 
 def parse_params(query: bytes, body: bytes) -> dict[str, str]:

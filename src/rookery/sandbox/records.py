@@ -16,6 +16,15 @@ from rookery.withings.codes import Appli
 Record: TypeAlias = dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Account:
+    """Who a synthetic user is, without the data: what the consent page and listings show."""
+
+    userid: int
+    display_name: str
+    timezone: str
+
+
 @dataclass(slots=True)
 class SandboxUser:
     """One synthetic Withings account and everything it has recorded.
@@ -38,10 +47,15 @@ class SandboxUser:
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """A change to a user's data that Withings would notify about."""
+    """A change to a user's data or account that Withings would notify about.
+
+    `startdate`/`enddate` (epoch seconds) or `date` (`YYYY-MM-DD`) say which data changed;
+    `action` (`update`, `unlink` or `delete`) is what happened to the account, for appli 46.
+    """
 
     userid: int
     appli: Appli
     startdate: int | None = None
     enddate: int | None = None
     date: str | None = None
+    action: str | None = None

@@ -34,9 +34,10 @@ from rookery.sandbox.protocol import (
     error_envelope,
     parse_params,
 )
-from rookery.sandbox.records import Change, SandboxUser
+from rookery.sandbox.records import Account, Change, SandboxUser
 from rookery.sandbox.settings import SandboxSettings
 from rookery.sandbox.world import SandboxWorld
+from rookery.withings.codes import Scope as DataScope
 
 OAUTH_PATHS: Final = frozenset({"/v2/oauth2", "/v2/signature"})
 NOTIFY_PATH: Final = "/notify"
@@ -53,7 +54,7 @@ class Sandbox:
     ) -> None:
         self.settings = settings
         self.world = world
-        self.users: dict[int, SandboxUser] = {user.userid: user for user in world.users}
+        self.accounts: dict[int, Account] = {a.userid: a for a in world.accounts}
         self.clock = SandboxClock(
             speed=settings.clock_speed, start_at_epoch=settings.start_at_epoch
         )
@@ -63,13 +64,21 @@ class Sandbox:
         self.notifier = Notifier(
             http, self.clock, settings, self.subscriptions, self.faults.draw_duplicate
         )
+        demo = next(iter(self.accounts), None)
         self.oauth = OAuthService(
-            settings, self.auth, self.clock, on_revoke=self._forget_subscriptions
+            settings, self.auth, self.clock, self._forget_subscriptions, demo_userid=demo
         )
         self.notify_api = NotifyService(settings, self.subscriptions, self.notifier)
         self.limiter = RateLimiter(self.clock, settings.rate_limit_per_minute)
         self.calls = CallLog(settings.call_log_size)
         self.clock.on_change(self.notifier.wakeup.set)
+
+    def user(self, userid: int) -> SandboxUser:
+        """A user with its data (generated on first use); 401 for a token of no known user."""
+        try:
+            return self.world.user(userid)
+        except LookupError:
+            raise WithingsStatusError(AUTH_FAILED, INVALID_BEARER_ERROR) from None
 
     def _forget_subscriptions(self, userid: int) -> None:
         # Withings removes a user's subscriptions when the app revokes the user's tokens.
@@ -101,10 +110,12 @@ class Sandbox:
                 grant = self.auth.authenticate(bearer_token(authorization, params))
                 client_id, userid = self.settings.client_id, grant.userid
                 self.limiter.admit(client_id)
+                # Touching a user generates its history, so live mode covers it from now on.
+                user = self.user(grant.userid)
                 if route is None:
                     body = await self.notify_api.handle(grant, params)
                 else:
-                    body = self._data(route, grant, params, action)
+                    body = self._data(route, grant, user, params, action)
         except WithingsStatusError as error:
             return error_envelope(error), self._record(
                 path, action, client_id, userid, error.status
@@ -113,8 +124,9 @@ class Sandbox:
 
     def _data(
         self,
-        route: tuple[Any, api.Handler],
+        route: tuple[DataScope | None, api.Handler],
         grant: AccessGrant,
+        user: SandboxUser,
         params: Mapping[str, str],
         action: str,
     ) -> dict[str, Any]:
@@ -123,9 +135,6 @@ class Sandbox:
             raise WithingsStatusError(
                 self.settings.scope_miss_status, f"Insufficient scope: {action} needs {scope}"
             )
-        user = self.users.get(grant.userid)
-        if user is None:
-            raise WithingsStatusError(AUTH_FAILED, INVALID_BEARER_ERROR)
         return handler(api.DataCall(user, self.world, self.settings, self.clock.now()), params)
 
     def _record(
@@ -291,7 +300,7 @@ def create_sandbox_app(
     (a client of its own, closed at shutdown, when none is given)."""
     client = http if http is not None else httpx2.AsyncClient()
     sandbox = Sandbox(settings, world, client)
-    page = consent.ConsentPage(settings, sandbox.auth, list(sandbox.users.values()))
+    page = consent.ConsentPage(settings, sandbox.auth, list(sandbox.accounts.values()))
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

@@ -6,6 +6,10 @@ have arrived since and returns the notifications Withings would send. Both run t
 (`days.plan_day`), filtered to a window, so a population advanced to T holds exactly what one
 generated at T holds, and advancing in one step or many gives the same records and changes.
 
+History is lazy: a user's past days are generated when the user is first touched (`user()`,
+`users`, a control helper), from that same timeline, so a lazy population holds byte for byte what
+an eager one holds, and start-up costs only the profiles.
+
 The server owns HTTP, filtering, paging and encoding; this module owns the data and its
 consistency, including for the server's control endpoints (`add_record`, `update_record`,
 `remove_record`, `add_measures`).
@@ -34,7 +38,7 @@ from rookery.sandbox.days import (
 from rookery.sandbox.detail import ecg_signal, intraday_samples, night_segments
 from rookery.sandbox.notices import RecordKind, change_for
 from rookery.sandbox.profiles import MAX_USERS, UserProfile, make_profile
-from rookery.sandbox.records import Change, Record, SandboxUser
+from rookery.sandbox.records import Account, Change, Record, SandboxUser
 from rookery.withings.codes import ActivityBrand, MeasureAttrib, MeasureType
 
 MAX_HISTORY_DAYS: Final = 3650
@@ -130,33 +134,56 @@ class _Pending:
 class Population:
     """Synthetic Withings users and the clock their data has reached.
 
-    Build one with `generate_population`. `users` is ordered by index; records inside each user are
-    kept in chronological order (see `records.SandboxUser`).
+    Build one with `generate_population`. Users are ordered by index; records inside each user are
+    kept in chronological order (see `records.SandboxUser`). A user is *awake* once touched: only
+    then does it hold its history, and only awake users take part in `advance`.
     """
 
     seed: int
     start_utc: datetime
     now_utc: datetime
-    users: list[SandboxUser]
+    _users: list[SandboxUser] = field(repr=False)
     _profiles: dict[int, UserProfile] = field(repr=False)
     _by_id: dict[int, SandboxUser] = field(repr=False)
+    _awake: set[int] = field(default_factory=set, repr=False)
     _plans: dict[tuple[int, date], DayPlan] = field(default_factory=dict, repr=False)
     _next_control_id: int = _CONTROL_ID_BASE
 
+    @property
+    def accounts(self) -> list[Account]:
+        """Who can log in, in index order; generates no history."""
+        return [Account(u.userid, u.display_name, u.timezone) for u in self._users]
+
+    @property
+    def awake_userids(self) -> frozenset[int]:
+        """The users whose history has been generated so far."""
+        return frozenset(self._awake)
+
+    @property
+    def users(self) -> list[SandboxUser]:
+        """Every user with its history up to `now_utc` (wakes them all), in index order."""
+        for user in self._users:
+            self._wake(user)
+        return self._users
+
     def user(self, userid: int) -> SandboxUser:
-        """The user with `userid`, or `UnknownUserError`."""
+        """The user with `userid`, history up to `now_utc` included, or `UnknownUserError`."""
         found = self._by_id.get(userid)
         if found is None:
             raise UnknownUserError(userid)
+        if userid not in self._awake:
+            self._wake(found)
         return found
 
     def advance(self, until_utc: datetime) -> list[Change]:
         """Add every record that arrives after `now_utc` and up to `until_utc`; move the clock.
 
-        Returns one `Change` per notification Withings would send, in the order they happen:
-        each measure group, night, workout and ECG when it arrives, and each upload that changes
-        a day's activity. Advancing to T in one call or in many gives the same records and the
-        same changes. `until_utc` earlier than `now_utc` is an error.
+        Returns one `Change` per notification Withings would send for the awake users, in the
+        order they happen: each measure group, night, workout and ECG when it arrives, and each
+        upload that changes a day's activity. A user nobody has touched yet catches up silently
+        when first touched (no one can have subscribed to it). Advancing to T in one call or in
+        many gives the same records and the same changes. `until_utc` earlier than `now_utc` is
+        an error.
         """
         after, until = _epoch(self.now_utc, "now_utc"), _epoch(until_utc, "until_utc")
         if until < after:
@@ -165,16 +192,27 @@ class Population:
                 f"{self.now_utc.isoformat()}"
             )
         pending: list[_Pending] = []
-        for user in self.users:
-            self._fill(user, after, until, pending, cache=True)
+        for user in self._users:
+            if user.userid in self._awake:
+                self._fill(user, after, until, pending, cache=True)
         self.now_utc = until_utc.astimezone(UTC)
         oldest = {
-            uid: local_date(p.zone, until) - timedelta(days=_LOOKBACK_DAYS + 1)
-            for uid, p in self._profiles.items()
+            uid: local_date(self._profiles[uid].zone, until) - timedelta(days=_LOOKBACK_DAYS + 1)
+            for uid in self._awake
         }
-        self._plans = {key: plan for key, plan in self._plans.items() if key[1] >= oldest[key[0]]}
+        self._plans = {
+            key: plan for key, plan in self._plans.items() if key[1] >= oldest.get(key[0], key[1])
+        }
         pending.sort(key=lambda item: item.order)
         return [item.change for item in pending]
+
+    def _wake(self, user: SandboxUser) -> None:
+        """Generate the user's history from the start of the population to `now_utc`, once."""
+        if user.userid in self._awake:
+            return
+        self._awake.add(user.userid)
+        start = _epoch(self.start_utc, "start_utc")
+        self._fill(user, start, _epoch(self.now_utc, "now_utc"), None, cache=False)
 
     def sleep_segments(self, user: SandboxUser, startdate: int, enddate: int) -> list[Record]:
         """The sleep `get` segments of `user` overlapping [startdate, enddate), in time order.
@@ -458,14 +496,15 @@ def _device_rows(profile: UserProfile, start: int) -> list[Record]:
 
 
 def generate_population(
-    count: int, seed: int, *, now_utc: datetime, history_days: int = 90
+    count: int, seed: int, *, now_utc: datetime, history_days: int = 90, lazy: bool = True
 ) -> Population:
     """`count` synthetic users with `history_days` of data up to `now_utc`, decided by `seed`.
 
     The same (count, seed, now_utc, history_days) gives byte-identical records; user i is the
     same user in every population with the same seed. The accounts are created at
     `now_utc - history_days` with a manual height entry; everything else arrives as it would
-    have, so generating at T equals generating earlier and advancing to T.
+    have, so generating at T equals generating earlier and advancing to T. `lazy` defers each
+    user's history to its first touch (same records); `lazy=False` generates everyone now.
     """
     if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_USERS:
         raise ValueError(f"count must be an integer from 0 to {MAX_USERS}, got {count!r}")
@@ -474,7 +513,8 @@ def generate_population(
     if not 0 <= history_days <= MAX_HISTORY_DAYS:
         raise ValueError(f"history_days must be from 0 to {MAX_HISTORY_DAYS}, got {history_days}")
     now = _epoch(now_utc, "now_utc")
-    start_utc = now_utc.astimezone(UTC) - timedelta(days=history_days)
+    # Whole seconds, so that the start is the same epoch however it is later read back.
+    start_utc = datetime.fromtimestamp(now - history_days * 86_400, UTC)
     start = now - history_days * 86_400
     profiles = [make_profile(seed, index) for index in range(count)]
     users = [_new_user(profile, start) for profile in profiles]
@@ -482,12 +522,13 @@ def generate_population(
         seed=seed,
         start_utc=start_utc,
         now_utc=now_utc.astimezone(UTC),
-        users=users,
+        _users=users,
         _profiles={p.userid: p for p in profiles},
         _by_id={u.userid: u for u in users},
     )
-    for user in users:
-        population._fill(user, start, now, None, cache=False)
+    if not lazy:
+        for user in users:
+            population._wake(user)
     return population
 
 

@@ -10,15 +10,19 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from rookery.sandbox.notices import RecordKind
-from rookery.sandbox.records import Change, Record, SandboxUser
+from rookery.sandbox.records import Account, Change, Record, SandboxUser
 
 
 class SandboxWorld(Protocol):
     """The data a sandbox serves and edits."""
 
     @property
-    def users(self) -> Sequence[SandboxUser]:
-        """Every synthetic account, in a stable order."""
+    def accounts(self) -> Sequence[Account]:
+        """Every synthetic account, in a stable order (cheap: no data is generated for it)."""
+        ...
+
+    def user(self, userid: int, /) -> SandboxUser:
+        """The user with its data up to now (generated on first use), or a `LookupError`."""
         ...
 
     def sleep_segments(self, user: SandboxUser, startdate: int, enddate: int, /) -> list[Record]:
@@ -27,6 +31,10 @@ class SandboxWorld(Protocol):
 
     def intraday(self, user: SandboxUser, startdate: int, enddate: int, /) -> dict[str, Record]:
         """Intraday samples keyed by epoch-second strings, within [startdate, enddate)."""
+        ...
+
+    def ecg_signal(self, user: SandboxUser, signalid: int, /) -> Record:
+        """The heart `get` body of one of the user's ECGs, or a `LookupError`."""
         ...
 
     def advance(self, until_utc: datetime, /) -> list[Change]:
