@@ -14,13 +14,21 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from rookery import __version__
+from rookery.api.authorizers import router as authorizers_router
 from rookery.api.client import router as client_router
+from rookery.api.deliveries import router as deliveries_router
+from rookery.api.documents import router as documents_router
 from rookery.api.errors import install_error_handlers
 from rookery.api.health import router as health_router
+from rookery.api.notify import router as notify_router
+from rookery.api.processed_data import build_router as processed_data_router
+from rookery.api.sync_status import router as sync_status_router
 from rookery.config import Settings
 from rookery.delivery.ssrf import WebhookPolicy
 from rookery.store.crypto import TokenCipher, load_cipher
 from rookery.store.engine import create_engine, session_factory
+from rookery.web.connections import STATIC_PATH, static_files
+from rookery.web.connections import router as connections_page_router
 
 # Outbound calls (Withings, webhooks) must not hang a worker: connect fast, read within reason.
 HTTP_TIMEOUT = httpx2.Timeout(30.0, connect=10.0)
@@ -64,9 +72,15 @@ async def open_resources(
 
 
 def create_app(
-    settings: Settings, *, http_transport: httpx2.AsyncBaseTransport | None = None
+    settings: Settings,
+    *,
+    http_transport: httpx2.AsyncBaseTransport | None = None,
+    with_worker: bool = False,
 ) -> FastAPI:
     """The Rookery HTTP application; its resources live in `app.state.resources` while it runs.
+
+    With `with_worker` (`rookery serve`'s default), the job worker, the scheduler and the
+    webhook sender run in the same process while the app runs.
 
     Migrations are not applied here: `rookery serve` applies them before serving.
     """
@@ -75,7 +89,15 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_resources(settings, http_transport=http_transport) as resources:
             app.state.resources = resources
-            yield
+            if not with_worker:
+                yield
+                return
+            # Imported here: the worker gathers every package's job handlers.
+            from rookery.delivery.sender import open_sender
+            from rookery.jobs.worker import jobs_running
+
+            async with jobs_running(resources), open_sender(resources):
+                yield
 
     app = FastAPI(
         title="Rookery",
@@ -88,5 +110,13 @@ def create_app(
     )
     install_error_handlers(app)
     app.include_router(health_router)
+    app.include_router(notify_router)
+    app.include_router(sync_status_router)
     app.include_router(client_router)
+    app.include_router(deliveries_router)
+    app.include_router(authorizers_router)
+    app.include_router(connections_page_router)
+    app.mount(STATIC_PATH, static_files(), name="static")
+    app.include_router(documents_router)
+    app.include_router(processed_data_router())
     return app

@@ -10,7 +10,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final
 
 from cryptography.fernet import Fernet
 from pydantic import (
@@ -21,14 +21,16 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 # The Withings app that `rookery sandbox` knows and `rookery serve` uses when none is configured,
 # so that the two work together with no configuration. Never valid at the real Withings.
@@ -88,9 +90,11 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:
+        from sqlalchemy.exc import ArgumentError
+
         message = "must be sqlite:///PATH or postgresql://…"
         try:
-            url = make_url(value)
+            url = _parse_url(value)
         except ArgumentError:
             raise ValueError(message) from None
         if url.drivername == "sqlite":
@@ -144,14 +148,14 @@ class Settings(BaseSettings):
     @property
     def is_postgresql(self) -> bool:
         """Whether the database is PostgreSQL (scale-out) rather than embedded SQLite."""
-        return make_url(self.database_url).drivername == "postgresql"
+        return _parse_url(self.database_url).drivername == "postgresql"
 
     @property
     def resolved_data_dir(self) -> Path:
         """The data folder: `data_dir` if set, else the SQLite file's folder, else `var`."""
         if self.data_dir is not None:
             return self.data_dir
-        url = make_url(self.database_url)
+        url = _parse_url(self.database_url)
         if url.drivername == "sqlite" and url.database:
             return Path(url.database).parent
         return Path("var")
@@ -206,3 +210,11 @@ def _one_line(error: ValidationError) -> str:
         return message
     variable = f"{ENV_PREFIX}{str(first['loc'][0]).upper()}"
     return f"{variable}: {message}"
+
+
+def _parse_url(value: str) -> URL:
+    # SQLAlchemy's parser, imported on use: commands that never touch a database (the sandbox,
+    # transform) start without loading SQLAlchemy.
+    from sqlalchemy.engine import make_url
+
+    return make_url(value)

@@ -4,11 +4,11 @@ import typer
 
 from rookery.cli.client import client_app
 from rookery.cli.db import db_app
+from rookery.cli.replay import replay
 from rookery.cli.sandbox import sandbox
 from rookery.cli.serve import serve
 from rookery.cli.transform import transform
-from rookery.config import ConfigError
-from rookery.logs import configure_logging
+from rookery.cli.worker import worker
 
 app = typer.Typer(
     name="rookery",
@@ -20,8 +20,10 @@ app = typer.Typer(
 app.add_typer(client_app)
 app.add_typer(db_app)
 app.command("sandbox")(sandbox)
+app.command("replay")(replay)
 app.command("serve")(serve)
 app.command("transform")(transform)
+app.command("worker")(worker)
 
 # Exit status of bad configuration (as for bad usage): the operator must fix something.
 CONFIG_ERROR_EXIT = 2
@@ -34,6 +36,10 @@ def _root() -> None:
 
 def main() -> None:
     """Entry point of the `rookery` script. Bad configuration: one line on stderr, exit 2."""
+    # Imported here, not at the top, so that `rookery --help` and light commands start fast.
+    from rookery.config import ConfigError
+    from rookery.logs import configure_logging
+
     configure_logging()
     try:
         app()

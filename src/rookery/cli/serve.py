@@ -10,8 +10,15 @@ import typer
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    no_worker: Annotated[
+        bool,
+        typer.Option(
+            "--no-worker", help="Serve only; leave the jobs to separate `rookery worker` processes."
+        ),
+    ] = False,
 ) -> None:
-    """Serve the HTTP API after applying pending migrations."""
+    """Serve the HTTP API (and, unless --no-worker, run the job worker and the scheduler) after
+    applying pending migrations."""
     # Imported here so that every other command starts without loading the web stack.
     import anyio
     import uvicorn
@@ -25,4 +32,4 @@ def serve(
     # Fail on unusable keys now, with one line, rather than inside the server's start-up.
     load_cipher(settings)
     anyio.run(upgrade, settings.database_url)
-    uvicorn.run(create_app(settings), host=host, port=port)
+    uvicorn.run(create_app(settings, with_worker=not no_worker), host=host, port=port)

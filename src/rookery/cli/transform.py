@@ -9,17 +9,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
-from pydantic import TypeAdapter, ValidationError
 
-from rookery.model.common import UserId
-from rookery.transform.context import UserContext
-from rookery.transform.dispatch import transform_response
-from rookery.transform.time import zone
-from rookery.withings.errors import WithingsError, unwrap
 from rookery.withings.responses import Endpoint
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 BAD_INPUT_EXIT: Final = 2
 ENDPOINTS: Final = ", ".join(endpoint.value for endpoint in Endpoint)
@@ -61,6 +58,15 @@ def render(
     file: Path, *, endpoint: str, client_uuid: str, user_id: str, timezone: str
 ) -> list[str]:
     """The JSON lines of the documents in `file`; raises TransformInputError for bad input."""
+    # Imported here so that the other commands start without the model and transform stack.
+    from pydantic import TypeAdapter, ValidationError
+
+    from rookery.model.common import UserId
+    from rookery.transform.context import UserContext
+    from rookery.transform.dispatch import transform_response
+    from rookery.transform.time import zone
+    from rookery.withings.errors import WithingsError, unwrap
+
     try:
         known = Endpoint(endpoint)
     except ValueError:

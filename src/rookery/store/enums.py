@@ -30,3 +30,13 @@ class AuditAction(StrEnum):
     DATA_SOURCE_DISABLED = "data_source.disabled"
     USER_CREATED = "user.created"
     KEYS_ROTATED = "keys.rotated"
+
+
+class JobStatus(StrEnum):
+    """Where a job stands: waiting (or waiting out a retry delay), leased by a worker, finished,
+    or parked after too many failures (kept, with its error, until an operator requeues it)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    PARKED = "parked"

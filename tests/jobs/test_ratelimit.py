@@ -1,0 +1,133 @@
+"""The shared Withings rate limit: the window rule for every input, and atomic grants in the
+database across processes on both engines."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from rookery.config import Settings
+from rookery.jobs.kinds import Priority
+from rookery.jobs.ratelimit import WINDOW_S, acquire, decide, hold, reserve_for
+from rookery.store.tables import RateLimit, utc_now
+from tests.jobs.conftest import process_environ
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+@given(
+    per_minute=st.integers(min_value=1, max_value=30),
+    requests=st.lists(
+        st.tuples(st.floats(min_value=0, max_value=20, allow_nan=False), st.booleans()),
+        max_size=200,
+    ),
+)
+def test_no_rolling_minute_ever_holds_more_grants_than_the_limit(
+    per_minute: int, requests: list[tuple[float, bool]]
+) -> None:
+    grants: list[float] = []
+    granted: list[float] = []
+    now_s = 0.0
+    for step_s, backfill in requests:
+        now_s += step_s
+        reserve = reserve_for(Priority.BACKFILL if backfill else Priority.NOTIFICATION, per_minute)
+        in_window = sum(1 for grant in granted if grant > now_s - WINDOW_S)
+        grants, wait_s = decide(grants, now_s=now_s, per_minute=per_minute, reserve=reserve)
+        if wait_s == 0:
+            # Backfill leaves the reserve to notifications.
+            assert in_window < per_minute - reserve
+            granted.append(now_s)
+        else:
+            assert in_window >= per_minute - reserve
+            # Asking again once the wait is over succeeds (up to float rounding).
+            retried = decide(grants, now_s=now_s + wait_s, per_minute=per_minute, reserve=reserve)
+            assert retried[1] <= 1e-3
+    for start in granted:
+        assert sum(1 for grant in granted if start <= grant < start + WINDOW_S) <= per_minute
+
+
+def test_the_backfill_reserve_always_leaves_room() -> None:
+    assert reserve_for(Priority.NOTIFICATION, 120) == 0
+    assert reserve_for(Priority.NORMAL, 120) == 0
+    assert reserve_for(Priority.BACKFILL, 120) == 24
+    assert reserve_for(Priority.BACKFILL, 3) == 1
+    assert reserve_for(Priority.BACKFILL, 1) == 0
+
+
+@pytest.mark.anyio
+async def test_grants_follow_the_window_and_notifications_go_before_backfill(
+    engine: AsyncEngine,
+) -> None:
+    start = utc_now()
+    waits = [
+        await acquire(
+            engine, per_minute=10, priority=Priority.BACKFILL, now=start + timedelta(seconds=n)
+        )
+        for n in range(9)
+    ]
+    # Backfill stops at 8 of 10: the last 2 calls of the window are kept for notifications.
+    assert waits[:8] == [0.0] * 8
+    assert waits[8] == pytest.approx(WINDOW_S - 8)  # when the first grant leaves the window
+    at = start + timedelta(seconds=9)
+    assert await acquire(engine, per_minute=10, now=at) == 0.0
+    assert await acquire(engine, per_minute=10, now=at) == 0.0
+    notification_wait = await acquire(engine, per_minute=10, now=at)
+    backfill_wait = await acquire(engine, per_minute=10, priority=Priority.BACKFILL, now=at)
+    assert notification_wait == pytest.approx(WINDOW_S - 9)
+    assert backfill_wait > notification_wait
+    # A minute after the first grant, the window has room again.
+    assert await acquire(engine, per_minute=10, now=start + timedelta(seconds=60.5)) == 0.0
+
+
+@pytest.mark.anyio
+async def test_a_601_holds_every_caller_until_wait_seconds_have_passed(
+    engine: AsyncEngine,
+) -> None:
+    now = utc_now()
+    await hold(engine, wait_s=30, now=now)
+    await hold(engine, wait_s=5, now=now)  # a shorter hold does not shorten the first
+    for priority in (Priority.NOTIFICATION, Priority.BACKFILL):
+        wait_s = await acquire(engine, per_minute=100, priority=priority, now=now)
+        assert wait_s == pytest.approx(30)
+    assert await acquire(engine, per_minute=100, now=now + timedelta(seconds=31)) == 0.0
+
+
+@pytest.mark.anyio
+async def test_concurrent_processes_never_exceed_the_limit(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    per_minute, processes, tries = 40, 4, 25
+    runs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.jobs.processes",
+            "acquire",
+            str(per_minute),
+            str(tries),
+            cwd=REPOSITORY,
+            env=process_environ(settings),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for _ in range(processes)
+    ]
+    granted = []
+    for run in runs:
+        out, _ = await asyncio.wait_for(run.communicate(), timeout=100)
+        assert run.returncode == 0
+        granted.append(int(out.decode().strip()))
+    # 100 calls wanted at once by 4 processes: exactly the minute's 40 were granted.
+    assert sum(granted) == per_minute
+    async with engine.connect() as connection:
+        recorded = await connection.scalar(select(RateLimit.recent_grants_epoch_s))
+    assert recorded is not None
+    assert len(recorded) == per_minute
+    assert max(recorded) - min(recorded) < WINDOW_S
