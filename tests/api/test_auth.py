@@ -20,7 +20,12 @@ pytestmark = pytest.mark.anyio
 ClientFactory = Callable[..., Awaitable[NewClient]]
 UNAUTHORIZED = {"error": "Unauthorized", "exception": "The client_uuid or password are incorrect"}
 # Values for the path parameters of client endpoints; a new parameter name must be added here.
-PATH_VALUES = {"data_source": "Withings", "user_id": "user-1", "client_uuid": "CLIENT_UUID"}
+PATH_VALUES = {
+    "data_source": "Withings",
+    "user_id": "user-1",
+    "client_uuid": "CLIENT_UUID",
+    "delivery_id": "6f1c1d6e-2b1f-4a55-9d59-2a8f1f0c1a11",
+}
 # Bodies that would be accepted, so that only the credentials can be the reason for a refusal.
 BODIES = {
     "/api/v1/client/data_sources/{data_source}": {"enabled": True},
