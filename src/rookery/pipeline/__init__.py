@@ -1,0 +1,1 @@
+"""The pipeline: from a Withings notification to stored, versioned, delivered ROOK documents."""
