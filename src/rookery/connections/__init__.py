@@ -1,0 +1,1 @@
+"""A user's Withings connection: OAuth linking, tokens, subscriptions and unlinking."""

@@ -1,0 +1,198 @@
+"""Access tokens: the stored one while it is fresh, else refreshed, one refresh at a time.
+
+Withings refresh tokens rotate on every refresh and are single use, so two processes refreshing
+the same connection at once would burn each other's token (and trip Withings' "same arguments
+within 10 s" 601). One refresh per connection runs at a time:
+
+* PostgreSQL: the connection row is locked (`SELECT … FOR UPDATE`) for the whole refresh, so
+  the lock holds across every process and machine of the deployment;
+* SQLite (one process writes): an in-process lock per connection; the database write lock is
+  not held across the Withings call, which would stall every other writer meanwhile.
+
+Either way the row is re-read once the lock is held — another process may just have refreshed —
+and the rotated refresh token is committed before the new access token is handed out. A refresh
+that fails for a transient reason (Withings unavailable, a timeout, a 601) raises and leaves the
+connection as it was, to be retried; only `WithingsInvalidGrant` means the grant is dead: the
+connection is marked `needs_relink` and the client is told (`extraction_failed`).
+
+No token is ever logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Final
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rookery.connections.context import ConnectionContext
+from rookery.connections.links import mark_needs_relink
+from rookery.errors import ConflictError, NotFoundError
+from rookery.store.enums import ConnectionState
+from rookery.store.tables import WithingsConnection
+from rookery.withings.errors import WithingsInvalidGrant
+from rookery.withings.responses import TokenSet
+
+logger = structlog.get_logger(__name__)
+
+# Refresh this long before the access token expires, so that a call started just before expiry
+# does not fail with a 401 midway.
+REFRESH_MARGIN: Final = timedelta(minutes=5)
+
+# One asyncio.Lock per (event loop, connection): a lock belongs to the loop it first waits on.
+_local_locks: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[uuid.UUID, asyncio.Lock]
+] = weakref.WeakKeyDictionary()
+
+
+class NotLinkedError(ConflictError):
+    """The connection has no usable grant: unlinked, or waiting for the user to link again."""
+
+    def __init__(self, connection_id: uuid.UUID, state: ConnectionState) -> None:
+        super().__init__(f"the Withings connection is {state.value}")
+        self.connection_id = connection_id
+        self.state = state
+
+
+async def access_token(ctx: ConnectionContext, connection_id: uuid.UUID) -> str:
+    """A valid access token for the connection, refreshed first when it expires within
+    `REFRESH_MARGIN`.
+
+    Raises `NotLinkedError` (unlinked or needs re-link, including when this refresh found the
+    grant dead), `NotFoundError` for an unknown connection, and the `WithingsError` of a refresh
+    that failed for a transient reason (retry later; nothing was changed).
+    """
+    async with ctx.sessions() as session:
+        connection = await _get(session, connection_id)
+        token = _usable_token(ctx, connection, rejected=None)
+    if token is not None:
+        return token
+    return await _refresh(ctx, connection_id, rejected=None)
+
+
+async def force_refresh(
+    ctx: ConnectionContext, connection_id: uuid.UUID, *, rejected_token: str
+) -> str:
+    """A new access token after Withings answered 401 to `rejected_token`.
+
+    If another process already replaced that token, its token is returned and Withings is not
+    called. Raises as `access_token` does.
+    """
+    return await _refresh(ctx, connection_id, rejected=rejected_token)
+
+
+async def _refresh(
+    ctx: ConnectionContext, connection_id: uuid.UUID, *, rejected: str | None
+) -> str:
+    async with _local_lock(connection_id), ctx.sessions() as session:
+        if ctx.settings.is_postgresql:
+            return await _refresh_holding_row_lock(ctx, session, connection_id, rejected)
+        return await _refresh_single_writer(ctx, session, connection_id, rejected)
+
+
+async def _refresh_holding_row_lock(
+    ctx: ConnectionContext, session: AsyncSession, connection_id: uuid.UUID, rejected: str | None
+) -> str:
+    async with session.begin():
+        connection = await _get(session, connection_id, lock=True)
+        token = _usable_token(ctx, connection, rejected=rejected)
+        if token is not None:
+            return token
+        tokens = await _call_refresh(ctx, connection)
+        if tokens is None:
+            await mark_needs_relink(session, connection, now=ctx.now())
+        else:
+            _store(ctx, connection, tokens)
+    # Committed: the rotated refresh token is safe before its access token is used.
+    if tokens is None:
+        raise NotLinkedError(connection_id, ConnectionState.NEEDS_RELINK)
+    return tokens.access_token
+
+
+async def _refresh_single_writer(
+    ctx: ConnectionContext, session: AsyncSession, connection_id: uuid.UUID, rejected: str | None
+) -> str:
+    async with session.begin():
+        connection = await _get(session, connection_id, lock=True)
+        token = _usable_token(ctx, connection, rejected=rejected)
+        if token is not None:
+            return token
+        seen_refresh = connection.refresh_token_encrypted
+    tokens = await _call_refresh(ctx, connection)
+    async with session.begin():
+        connection = await _get(session, connection_id, lock=True)
+        if connection.refresh_token_encrypted != seen_refresh:
+            # Relinked (or unlinked) while Withings answered: the stored grant is newer than
+            # the one just refreshed, so it wins; a dead old grant says nothing about it.
+            token = _usable_token(ctx, connection, rejected=None)
+            if token is None:
+                raise NotLinkedError(connection_id, connection.state)
+            return token
+        if tokens is None:
+            await mark_needs_relink(session, connection, now=ctx.now())
+        else:
+            _store(ctx, connection, tokens)
+    if tokens is None:
+        raise NotLinkedError(connection_id, ConnectionState.NEEDS_RELINK)
+    return tokens.access_token
+
+
+async def _call_refresh(ctx: ConnectionContext, connection: WithingsConnection) -> TokenSet | None:
+    """The new token pair, or None when Withings says the grant is dead; transient errors raise."""
+    assert connection.refresh_token_encrypted is not None  # checked by `_usable_token`
+    refresh_token = ctx.cipher.decrypt(connection.refresh_token_encrypted)
+    try:
+        tokens = await ctx.withings.refresh_token(refresh_token)
+    except WithingsInvalidGrant:
+        logger.warning("withings_refresh_refused", connection_id=str(connection.id))
+        return None
+    logger.info("withings_token_refreshed", connection_id=str(connection.id))
+    return tokens
+
+
+def _store(ctx: ConnectionContext, connection: WithingsConnection, tokens: TokenSet) -> None:
+    connection.access_token_encrypted = ctx.cipher.encrypt(tokens.access_token)
+    connection.refresh_token_encrypted = ctx.cipher.encrypt(tokens.refresh_token)
+    connection.access_token_expires_at = ctx.now() + timedelta(seconds=tokens.expires_in)
+
+
+def _usable_token(
+    ctx: ConnectionContext, connection: WithingsConnection, *, rejected: str | None
+) -> str | None:
+    """The stored access token if it may be used now, None if a refresh is due; raises
+    `NotLinkedError` when there is no grant to refresh."""
+    if connection.state is not ConnectionState.LINKED or connection.refresh_token_encrypted is None:
+        raise NotLinkedError(connection.id, connection.state)
+    if connection.access_token_encrypted is None or connection.access_token_expires_at is None:
+        return None
+    if connection.access_token_expires_at - REFRESH_MARGIN <= ctx.now():
+        return None
+    token = ctx.cipher.decrypt(connection.access_token_encrypted)
+    return None if token == rejected else token
+
+
+async def _get(
+    session: AsyncSession, connection_id: uuid.UUID, *, lock: bool = False
+) -> WithingsConnection:
+    query = select(WithingsConnection).where(WithingsConnection.id == connection_id)
+    if lock:
+        query = query.with_for_update()
+    connection = await session.scalar(query.execution_options(populate_existing=True))
+    if connection is None:
+        raise NotFoundError(f"no Withings connection {connection_id}")
+    return connection
+
+
+@asynccontextmanager
+async def _local_lock(connection_id: uuid.UUID) -> AsyncIterator[None]:
+    locks = _local_locks.setdefault(asyncio.get_running_loop(), {})
+    lock = locks.setdefault(connection_id, asyncio.Lock())
+    async with lock:
+        yield

@@ -1,0 +1,445 @@
+"""A connection's whole life over real HTTP against the sandbox, on SQLite and PostgreSQL:
+link, subscriptions, refresh, re-link, revoke, Withings' own unlink, and every way consent fails."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from urllib.parse import parse_qs, urlsplit
+
+import httpx2
+import pytest
+from sqlalchemy import update
+
+from rookery.app import Resources, open_resources
+from rookery.config import Settings
+from rookery.connections.links import handle_withings_unlink
+from rookery.connections.tokens import NotLinkedError, access_token, force_refresh
+from rookery.store.clients import NewClient
+from rookery.store.enums import ConnectionState
+from rookery.store.tables import OAuthState, WithingsConnection, utc_now
+from rookery.withings.errors import WithingsRateLimited, WithingsUnavailable
+from tests.connections.stack import (
+    WITHINGS_USER,
+    Browser,
+    Stack,
+    client_events,
+    connection_row,
+    enable_withings,
+    form_token_of,
+    new_client,
+    page_path,
+    queued_kinds,
+    run_connection_jobs,
+)
+
+pytestmark = pytest.mark.anyio
+
+ALL_SUBSCRIBED = [1, 2, 4, 16, 44, 54]
+
+
+def _query(url: str) -> dict[str, str]:
+    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+
+
+async def _linked(
+    stack: Stack, resources: Resources, browser: Browser, user_id: str = "user-1"
+) -> tuple[NewClient, WithingsConnection]:
+    client = await new_client(resources)
+    await enable_withings(stack, client)
+    location = await browser.link(client, user_id)
+    assert _query(location)["result"] == "connected"
+    connection = await connection_row(resources, client, user_id)
+    assert connection is not None
+    return client, connection
+
+
+async def test_linking_stores_the_connection_subscribes_and_tells_the_client(
+    stack: Stack, resources: Resources, browser: Browser
+) -> None:
+    client = await new_client(resources)
+    await enable_withings(stack, client)
+
+    location = await browser.link(client, "user-1")
+
+    assert location == f"{page_path(client, 'user-1')}?result=connected"
+    connection = await connection_row(resources, client, "user-1")
+    assert connection is not None
+    assert connection.state is ConnectionState.LINKED
+    assert connection.withings_userid == WITHINGS_USER
+    assert connection.scopes == ["user.activity", "user.metrics"]
+    assert connection.subscribed_applis == []
+    assert await client_events(resources, client) == [
+        ("user-1", "user_created"),
+        ("user-1", "data_source_linked"),
+    ]
+    assert await queued_kinds(resources) == ["withings.subscribe"]
+
+    assert await run_connection_jobs(resources) == ["withings.subscribe: done"]
+
+    subscriptions = stack.sandbox_user()["subscriptions"]
+    assert sorted(s["appli"] for s in subscriptions) == ALL_SUBSCRIBED
+    callbacks = {s["callbackurl"] for s in subscriptions}
+    assert len(callbacks) == 1
+    (callback,) = callbacks
+    assert callback.startswith(f"{stack.rookery_url}/withings/notify?token=")
+    assert len(_query(callback)["token"]) >= 40
+    connection = await connection_row(resources, client, "user-1")
+    assert connection is not None
+    assert connection.subscribed_applis == ALL_SUBSCRIBED
+    page = await browser.open_page(client, "user-1")
+    assert 'id="withings-state">Connected</p>' in page.text
+    assert "Since " in page.text
+    assert "Disconnect Withings" in page.text
+
+
+async def test_a_failed_subscribe_is_retried_and_a_retry_makes_only_the_missing_ones(
+    stack: Stack, resources: Resources, browser: Browser
+) -> None:
+    client, connection = await _linked(stack, resources, browser)
+    stack.control("POST", "faults", kind="http_5xx", count=1, path="/notify")
+
+    assert await run_connection_jobs(resources) == [
+        "withings.subscribe: failed (WithingsUnavailable)"
+    ]
+    assert stack.sandbox_user()["subscriptions"] == []
+    # As if an earlier run had got through weight and temperature before failing.
+    async with resources.sessions.begin() as session:
+        await session.execute(
+            update(WithingsConnection)
+            .where(WithingsConnection.id == connection.id)
+            .values(subscribed_applis=[1, 2])
+        )
+
+    assert await run_connection_jobs(resources) == ["withings.subscribe: done"]
+    subscribed = sorted(s["appli"] for s in stack.sandbox_user()["subscriptions"])
+    assert subscribed == [4, 16, 44, 54]
+    assert len(stack.calls("subscribe", "/notify")) == 1 + 4  # the failed one, then the missing
+    stored = await connection_row(resources, client, "user-1")
+    assert stored is not None
+    assert stored.subscribed_applis == ALL_SUBSCRIBED
+
+
+async def test_the_token_is_refreshed_when_the_sandbox_clock_passes_its_expiry(
+    stack: Stack, resources: Resources, browser: Browser
+) -> None:
+    _, connection = await _linked(stack, resources, browser)
+    ctx = stack.context(resources)
+    first = await access_token(ctx, connection.id)
+    assert first == await access_token(ctx, connection.id)
+    assert stack.calls("requesttoken")
+    assert len(stack.calls("requesttoken")) == 1
+
+    stack.advance(3 * 3600 - 60)  # within the refresh margin of the 3 h expiry
+
+    second = await access_token(ctx, connection.id)
+    assert second != first
+    assert len(stack.calls("requesttoken")) == 2
+    assert await ctx.withings.getdevice(second) is not None
+
+
+async def test_a_401_forces_one_refresh_and_a_stale_rejection_reuses_the_new_token(
+    stack: Stack, resources: Resources, browser: Browser
+) -> None:
+    _, connection = await _linked(stack, resources, browser)
+    ctx = stack.context(resources)
+    rejected = await access_token(ctx, connection.id)
+
+    renewed = await force_refresh(ctx, connection.id, rejected_token=rejected)
+    again = await force_refresh(ctx, connection.id, rejected_token=rejected)
+
+    assert renewed != rejected
+    assert again == renewed  # already replaced: Withings is not asked twice
+    assert len(stack.calls("requesttoken")) == 2
+
+
+async def test_concurrent_refreshes_in_one_process_make_one_withings_call(
+    stack: Stack, resources: Resources, browser: Browser
+) -> None:
+    _, connection = await _linked(stack, resources, browser)
+    stack.advance(3 * 3600)
+    contexts = [stack.context(resources) for _ in range(5)]
+
+    tokens = await asyncio.gather(*(access_token(ctx, connection.id) for ctx in contexts))
+
+    assert len(set(tokens)) == 1
+    assert len(stack.calls("requesttoken")) == 2  # the code, then one refresh
+
+
+def _refresh_as_another_process(
+    settings: Settings,
+    stack: Stack,
+    connection_id: uuid.UUID,
+    start: threading.Barrier,
+    tokens: list[str],
+) -> None:
+    """A refresh with its own event loop, engine and HTTP client, as another process has."""
+
+    async def run() -> None:
+        async with open_resources(settings) as own:
+            ctx = stack.context(own)
+            start.wait(timeout=10)
+            tokens.append(await access_token(ctx, connection_id))
+
+    asyncio.run(run())
+
+
+async def test_concurrent_refreshes_across_processes_make_one_withings_call(
+    stack: Stack, resources: Resources, browser: Browser
+) -> None:
+    if not stack.settings.is_postgresql:
+        pytest.skip("SQLite is one writing process: refreshes meet on its in-process lock")
+    _, connection = await _linked(stack, resources, browser)
+    stack.advance(3 * 3600)
+    start = threading.Barrier(4)
+    tokens: list[str] = []
+    threads = [
+        threading.Thread(
+            target=_refresh_as_another_process,
+            args=(stack.settings, stack, connection.id, start, tokens),
+        )
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        await asyncio.to_thread(thread.join, 30)
+
+    assert len(tokens) == 4
+    assert len(set(tokens)) == 1
+    assert len(stack.calls("requesttoken")) == 2  # the code, then one refresh
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [("http_5xx", WithingsUnavailable), ("rate_limit", WithingsRateLimited)],
+)
+async def test_a_transient_refresh_failure_leaves_the_connection_linked(
+    stack: Stack, resources: Resources, browser: Browser, fault: str, error: type[Exception]
+) -> None:
+    client, connection = await _linked(stack, resources, browser)
+    stack.advance(3 * 3600)
+    stack.control("POST", "faults", kind=fault, count=1, path="/v2/oauth2")
+    ctx = stack.context(resources)
+
+    with pytest.raises(error):
+        await access_token(ctx, connection.id)
+
+    stored = await connection_row(resources, client, "user-1")
+    assert stored is not None
+    assert stored.state is ConnectionState.LINKED
+    assert stored.refresh_token_encrypted == connection.refresh_token_encrypted
+    assert ("user-1", "extraction_failed") not in await client_events(resources, client)
+    token = await access_token(ctx, connection.id)  # retried later: it works
+    assert await ctx.withings.getdevice(token) is not None
+
+
+async def test_a_refused_refresh_token_marks_the_connection_for_relinking(
+    stack: Stack, resources: Resources, browser: Browser
+) -> None:
+    client, connection = await _linked(stack, resources, browser)
+    ctx = stack.context(resources)
+    await ctx.withings.revoke(str(WITHINGS_USER))  # the grant dies at Withings
+    stack.advance(3 * 3600)
+
+    with pytest.raises(NotLinkedError) as raised:
+        await access_token(ctx, connection.id)
+
+    assert raised.value.state is ConnectionState.NEEDS_RELINK
+    stored = await connection_row(resources, client, "user-1")
+    assert stored is not None
+    assert stored.state is ConnectionState.NEEDS_RELINK
+    assert stored.access_token_encrypted is None
+    assert stored.refresh_token_encrypted is None
+    assert (await client_events(resources, client))[-1] == ("user-1", "extraction_failed")
+    page = await browser.open_page(client, "user-1")
+    assert "Reconnection needed" in page.text
+    assert "Reconnect Withings" in page.text
+
+    assert _query(await browser.link(client, "user-1"))["result"] == "connected"
+    relinked = await connection_row(resources, client, "user-1")
+    assert relinked is not None
+    assert relinked.id == connection.id
+    assert relinked.state is ConnectionState.LINKED
+
+
+async def test_denied_consent_links_nothing(
+    stack: Stack, resources: Resources, browser: Browser
+) -> None:
+    client = await new_client(resources)
+    await enable_withings(stack, client)
+
+    location = await browser.link(client, "user-1", decision="deny")
+
+    assert location == f"{page_path(client, 'user-1')}?result=denied"
+    assert await connection_row(resources, client, "user-1") is None
+    assert await client_events(resources, client) == []
+    page = await browser.http.get(stack.rookery_url + location)
+    assert "You did not allow access" in page.text
+
+
+async def test_an_expired_code_fails_cleanly(
+    stack: Stack, resources: Resources, browser: Browser
+) -> None:
+    client = await new_client(resources)
+    await enable_withings(stack, client)
+    callback = await browser.consent(await browser.connect(client, "user-1"))
+    stack.advance(31)  # codes live 30 s
+
+    response = await browser.callback(callback)
+
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{page_path(client, 'user-1')}?result=failed"
+    assert await connection_row(resources, client, "user-1") is None
+    page = await browser.http.get(stack.rookery_url + response.headers["location"])
+    assert "could not be connected" in page.text
+
+
+async def test_unknown_replayed_and_expired_states_are_refused(
+    stack: Stack, resources: Resources, browser: Browser
+) -> None:
+    client = await new_client(resources)
+    await enable_withings(stack, client)
+    cases: dict[str, str] = {
+        "unknown": f"{stack.rookery_url}/withings/oauth/callback?state=not-ours&code=abc",
+        "missing": f"{stack.rookery_url}/withings/oauth/callback?code=abc",
+        "oversized": f"{stack.rookery_url}/withings/oauth/callback?state={'x' * 5000}&code=abc",
+    }
+    callback = await browser.consent(await browser.connect(client, "user-1"))
+    assert (await browser.callback(callback)).status_code == 303
+    cases["replayed"] = callback
+    authorize = await browser.connect(client, "user-2")
+    async with resources.sessions.begin() as session:
+        await session.execute(update(OAuthState).values(expires_at=utc_now()))
+    cases["expired"] = await browser.consent(authorize)
+
+    for case, url in cases.items():
+        response = await browser.callback(url)
+        assert response.status_code == 400, case
+        assert response.headers["content-type"].startswith("text/html"), case
+        assert "This link has expired" in response.text, case
+        assert "Traceback" not in response.text, case
+    assert await connection_row(resources, client, "user-2") is None
+
+
+async def test_a_state_keeps_its_binding_whatever_the_callback_adds(
+    stack: Stack, resources: Resources, browser: Browser
+) -> None:
+    client = await new_client(resources)
+    await enable_withings(stack, client)
+    done = "https://app.example.com/done?step=3"
+    callback = await browser.consent(await browser.connect(client, "user-1", redirect_url=done))
+    tampered = callback + "&redirect_url=https%3A%2F%2Fevil.example%2F&user_id=user-9"
+
+    response = await browser.callback(tampered)
+
+    assert response.headers["location"] == (
+        "https://app.example.com/done?step=3&data_source=Withings&result=connected"
+    )
+    assert await connection_row(resources, client, "user-1") is not None
+    assert await connection_row(resources, client, "user-9") is None
+
+
+async def test_revoke_unlinks_at_once_revokes_at_withings_and_allows_a_relink(
+    stack: Stack, resources: Resources, browser: Browser
+) -> None:
+    client, connection = await _linked(stack, resources, browser)
+    assert await run_connection_jobs(resources) == ["withings.subscribe: done"]
+    auth = (str(client.client_uuid), client.secret_key)
+    async with httpx2.AsyncClient(base_url=stack.rookery_url) as api:
+        revoked = await api.post(
+            "/api/v1/user_id/user-1/data_sources/revoke_auth",
+            json={"data_source": "Withings"},
+            auth=auth,
+        )
+        assert revoked.status_code == 200
+        assert revoked.json() == {
+            "message": "Authorization for the specified user data source has been successfully "
+            "revoked"
+        }
+        stored = await connection_row(resources, client, "user-1")
+        assert stored is not None
+        assert stored.state is ConnectionState.UNLINKED
+        assert stored.access_token_encrypted is None
+        assert stored.refresh_token_encrypted is None
+        assert (await client_events(resources, client))[-1] == ("user-1", "data_source_unlinked")
+        authorized = await api.get("/api/v1/user_id/user-1/data_sources/authorized", auth=auth)
+        assert authorized.json()["sources"]["withings"] is False
+
+        assert await run_connection_jobs(resources) == ["withings.revoke: done"]
+        assert len(stack.calls("revoke")) == 1
+        withings_user = stack.sandbox_user()
+        assert withings_user["subscriptions"] == []
+        assert withings_user["access_tokens"] == []
+        assert withings_user["refresh_tokens"] == []
+        again = await api.post(
+            "/api/v1/user_id/user-1/data_sources/revoke_auth",
+            json={"data_source": "Withings"},
+            auth=auth,
+        )
+        assert again.status_code == 204
+
+    assert _query(await browser.link(client, "user-1"))["result"] == "connected"
+    relinked = await connection_row(resources, client, "user-1")
+    assert relinked is not None
+    assert relinked.id == connection.id
+    assert relinked.state is ConnectionState.LINKED
+    assert await run_connection_jobs(resources) == ["withings.subscribe: done"]
+    assert sorted(s["appli"] for s in stack.sandbox_user()["subscriptions"]) == ALL_SUBSCRIBED
+
+
+async def test_withings_own_unlink_does_what_a_disconnect_does(
+    stack: Stack, resources: Resources, browser: Browser
+) -> None:
+    client, _ = await _linked(stack, resources, browser)
+    other, _ = await _linked(stack, resources, browser, user_id="user-2")
+
+    async with resources.sessions.begin() as session:
+        assert (
+            await handle_withings_unlink(session, withings_userid=WITHINGS_USER, now=utc_now()) == 2
+        )
+    async with resources.sessions.begin() as session:
+        assert (
+            await handle_withings_unlink(session, withings_userid=WITHINGS_USER, now=utc_now()) == 0
+        )
+
+    for owner, user_id in ((client, "user-1"), (other, "user-2")):
+        stored = await connection_row(resources, owner, user_id)
+        assert stored is not None
+        assert stored.state is ConnectionState.UNLINKED
+        assert (await client_events(resources, owner))[-1] == (user_id, "data_source_unlinked")
+    assert "withings.revoke: done" in await run_connection_jobs(resources)
+    assert stack.sandbox_user()["refresh_tokens"] == []
+
+
+async def test_disconnect_on_the_page_needs_the_page_token_and_cookie(
+    stack: Stack, resources: Resources, browser: Browser
+) -> None:
+    client, _ = await _linked(stack, resources, browser)
+    await _linked(stack, resources, browser, user_id="user-2")
+    disconnect = stack.rookery_url + page_path(client, "user-1") + "/disconnect"
+    own_token = form_token_of((await browser.open_page(client, "user-1")).text)
+    other_token = form_token_of((await browser.open_page(client, "user-2")).text)
+
+    refusals = [
+        await browser.http.post(disconnect, data={}),
+        await browser.http.post(disconnect, data={"token": other_token}),
+        await browser.http.post(disconnect, data={"token": own_token + "x"}),
+    ]
+    async with httpx2.AsyncClient() as stranger:  # no cookie: a cross-site forged post
+        refusals.append(await stranger.post(disconnect, data={"token": own_token}))
+
+    for response in refusals:
+        assert response.status_code == 403
+        assert "This page has expired" in response.text
+    stored = await connection_row(resources, client, "user-1")
+    assert stored is not None
+    assert stored.state is ConnectionState.LINKED
+
+    done = await browser.http.post(disconnect, data={"token": own_token})
+    assert done.status_code == 303
+    assert done.headers["location"] == f"{page_path(client, 'user-1')}?result=disconnected"
+    stored = await connection_row(resources, client, "user-1")
+    assert stored is not None
+    assert stored.state is ConnectionState.UNLINKED
