@@ -1,0 +1,79 @@
+"""`/withings/notify?token=SECRET`: where Withings posts its notifications.
+
+Withings signs nothing, so the unguessable token in the callback URL (the linking package's
+deployment secret) is the check. A POST is stored with the fetches it asks for in one
+transaction and answered at once; the fetching runs in the workers. HEAD and GET answer 200:
+Withings probes the URL that way when subscribing.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from starlette.exceptions import HTTPException
+
+from rookery.api.deps import CipherDep, SessionDep
+from rookery.api.errors import error_responses
+from rookery.connections.deployment import NOTIFY_PATH, notify_token_matches
+from rookery.errors import UnauthenticatedError
+from rookery.pipeline.notifications import MAX_BODY_BYTES, parse_notification, record_notification
+from rookery.store.tables import utc_now
+
+router = APIRouter(tags=["withings"])
+
+TokenQuery = Annotated[str | None, Query(description="The deployment's notification token.")]
+
+
+# HEAD answers like GET; it stays out of the OpenAPI so that the two share no operation id.
+@router.head(NOTIFY_PATH, include_in_schema=False)
+@router.get(NOTIFY_PATH, summary="Withings callback probe")
+async def probe() -> Response:
+    """200: Withings checks that the callback URL answers before it subscribes it."""
+    return Response(status_code=HTTPStatus.OK)
+
+
+@router.post(
+    NOTIFY_PATH,
+    summary="Withings notification",
+    responses=error_responses(
+        HTTPStatus.UNAUTHORIZED,
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+    ),
+)
+async def notify(
+    request: Request, session: SessionDep, cipher: CipherDep, token: TokenQuery = None
+) -> Response:
+    """Store a Withings notification (form-encoded) and queue its fetch; 200 once committed.
+
+    An account no linked user has is answered 200 with nothing stored (Withings stops
+    retrying); a wrong token 401; a body that is not a notification 413 or 422.
+    """
+    body = await _bounded_body(request)
+    async with session.begin():
+        if token is None or not await notify_token_matches(session, cipher, token):
+            raise UnauthenticatedError("the notification token is missing or wrong")
+        notification = parse_notification(body)
+        await record_notification(session, notification, now=utc_now())
+    return Response(status_code=HTTPStatus.OK)
+
+
+async def _bounded_body(request: Request) -> bytes:
+    """The request body, refused (413) past `MAX_BODY_BYTES` without reading the rest."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _body_too_large()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _body_too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _body_too_large() -> HTTPException:
+    return HTTPException(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "the notification body is too large")

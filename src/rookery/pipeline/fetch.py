@@ -1,0 +1,433 @@
+"""The fetch job: one data domain of one connection, for a window or since a cursor.
+
+It calls Withings as its domain's plan says (`rookery.pipeline.plans`), then in one transaction
+archives every exchange, stores the documents they yield with their deliveries, learns the
+user's zone and heights, moves the cursors and marks the job done. A deferral (rate limit, 601)
+or a failure archives what was fetched so far; when the job runs again, the per-record calls
+that already succeeded (sleep `get` per night) are read back from the archive, not repeated.
+"""
+
+from __future__ import annotations
+
+import uuid
+import zlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rookery.connections.tokens import NotLinkedError
+from rookery.delivery.events import ClientEvent, EventLevel
+from rookery.delivery.queue import enqueue_client_event
+from rookery.jobs.queue import describe_error
+from rookery.jobs.registry import JobContext, Park, Retry
+from rookery.pipeline.calls import JobCalls
+from rookery.pipeline.documents import store_documents
+from rookery.pipeline.learn import learned_heights, learned_timezone, seen_until
+from rookery.pipeline.plans import PLANS, Domain, FetchPlan, WindowKind
+from rookery.pipeline.rebuild import RawCall, produce_documents
+from rookery.pipeline.state import (
+    advance_cursor,
+    heights_of,
+    locked_state,
+    merge_heights,
+    record_error,
+)
+from rookery.store.archive import archive_exchange
+from rookery.store.clients import is_data_source_enabled
+from rookery.store.enums import ConnectionState, DataSource
+from rookery.store.tables import (
+    BackfillStatus,
+    Client,
+    Job,
+    RawExchange,
+    SyncState,
+    User,
+    WithingsConnection,
+    utc_now,
+)
+from rookery.transform.context import HeightReading, UserContext
+from rookery.transform.sleep import main_sessions
+from rookery.transform.time import local_date, zone
+from rookery.withings.client import WithingsClient
+from rookery.withings.errors import WithingsInvalidParams, WithingsUnauthorized
+from rookery.withings.responses import Endpoint, SleepSummaryPage, SleepSummaryRow
+
+logger = structlog.get_logger(__name__)
+
+# A window's start read as a night's start: a night that starts before noon is an early nap or
+# an early morning, dated that day; later, it is dated the next day (the wake-up day).
+_NIGHT_OFFSET: Final = timedelta(hours=12)
+# Heart `list` filters by recording time, not by change: a sync looks this far behind its cursor.
+_HEART_LOOKBACK: Final = timedelta(days=1)
+# Errors that the same request will meet again: the job is parked and the client told.
+_PERMANENT: Final = (WithingsInvalidParams, WithingsUnauthorized)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchRequest:
+    """What one fetch job fetches: a window (`start`, `end`: epoch seconds or local dates, as
+    the domain's plan says) or everything changed since `lastupdate` (Withings epoch seconds).
+    `backfill` marks a step of the connection's initial history pull."""
+
+    connection_id: uuid.UUID
+    domain: Domain
+    start: int | str | None = None
+    end: int | str | None = None
+    lastupdate: int | None = None
+    backfill: bool = False
+
+    def payload(self) -> dict[str, Any]:
+        """The job payload of this request."""
+        payload: dict[str, Any] = {"connection_id": str(self.connection_id), "domain": self.domain}
+        if self.lastupdate is not None:
+            payload["lastupdate"] = self.lastupdate
+        else:
+            payload["start"], payload["end"] = self.start, self.end
+        if self.backfill:
+            payload["backfill"] = True
+        return payload
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> FetchRequest:
+        """Read a job payload; raises ValueError when it is not one this module wrote."""
+        connection_id = uuid.UUID(str(payload["connection_id"]))
+        domain = Domain(payload["domain"])
+        backfill = payload.get("backfill") is True
+        if "lastupdate" in payload:
+            return cls(
+                connection_id, domain, lastupdate=int(payload["lastupdate"]), backfill=backfill
+            )
+        start, end = payload["start"], payload["end"]
+        if PLANS[domain].window is WindowKind.DATE:
+            if date.fromisoformat(str(start)) > date.fromisoformat(str(end)):
+                raise ValueError("start is after end")
+            return cls(connection_id, domain, str(start), str(end), backfill=backfill)
+        if int(start) > int(end):
+            raise ValueError("start is after end")
+        return cls(connection_id, domain, int(start), int(end), backfill=backfill)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Whose data a fetch is for, and what the pipeline knows of them."""
+
+    connection_id: uuid.UUID
+    client: Client
+    user: User
+    timezone: str | None
+    heights: tuple[HeightReading, ...]
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The user's zone (UTC until a response names one)."""
+        return zone(self.timezone or "UTC")
+
+
+async def load_target(session: AsyncSession, connection_id: uuid.UUID) -> Target | None:
+    """The fetch target, or None when nothing may be fetched for the connection (gone,
+    not linked, or its client has Withings disabled)."""
+    row = (
+        await session.execute(
+            select(WithingsConnection, User, Client)
+            .join(User, User.id == WithingsConnection.user_pk)
+            .join(Client, Client.id == User.client_id)
+            .where(WithingsConnection.id == connection_id)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    connection, user, client = row
+    if connection.state is not ConnectionState.LINKED:
+        return None
+    if not await is_data_source_enabled(session, client.id, DataSource.WITHINGS):
+        return None
+    state = await session.get(SyncState, connection_id)
+    return Target(
+        connection_id=connection_id,
+        client=client,
+        user=user,
+        timezone=None if state is None else state.timezone,
+        heights=() if state is None else heights_of(state),
+    )
+
+
+async def run_fetch(ctx: JobContext, job: Job) -> None:
+    """The `PIPELINE_FETCH` handler (see the module docstring)."""
+    try:
+        request = FetchRequest.from_payload(job.payload)
+    except (KeyError, ValueError, TypeError) as error:
+        raise Park(f"not a fetch payload: {error}") from None
+    async with ctx.sessions() as session:
+        target = await load_target(session, request.connection_id)
+        prior = await _archived_by(session, job) if job.last_error is not None else []
+    if target is None:
+        logger.info("fetch_skipped", reason="not linked or source disabled")
+        return
+    calls = JobCalls(ctx, connection_id=target.connection_id, priority=job.priority)
+    try:
+        await execute(calls, PLANS[request.domain], request, target, prior)
+    except NotLinkedError:
+        # Unlinked, or the grant died (the linking package told the client): nothing to fetch.
+        await _archive_failure(ctx, job, target, calls, None)
+        return
+    except Retry:
+        await _archive_failure(ctx, job, target, calls, None)
+        raise
+    except _PERMANENT as error:
+        message = f"Withings refused the {request.domain} fetch: {describe_error(error)}"
+        await _archive_failure(ctx, job, target, calls, message, tell_client=True)
+        raise Park(message) from None
+    except Exception as error:
+        last_attempt = job.attempts + 1 >= job.max_attempts
+        await _archive_failure(
+            ctx, job, target, calls, describe_error(error), tell_client=last_attempt
+        )
+        raise
+    await _store(ctx, job, request, target, [*prior, *calls.exchanges], calls)
+
+
+async def execute(
+    calls: JobCalls,
+    plan: FetchPlan,
+    request: FetchRequest,
+    target: Target,
+    prior: Sequence[RawCall] = (),
+) -> None:
+    """Make the calls of `plan` for `request`; the exchanges accumulate in `calls`. A
+    per-record call already answered among `prior` (an earlier run of the job) is not made."""
+    client = calls.withings
+    summaries: SleepSummaryPage | None = None
+    for endpoint in plan.ranged:
+        response = await calls.call(_ranged(endpoint, client, request, target))
+        if isinstance(response, SleepSummaryPage):
+            summaries = response
+    if plan.per_record is Endpoint.SLEEP_GET and summaries is not None:
+        done = _answered_sleep_windows(prior)
+        for row in _main_nights(summaries.series):
+            if (row.startdate, row.enddate) in done:
+                continue
+            await calls.call(
+                partial(
+                    client.sleep_get,
+                    startdate=_instant(row.startdate),
+                    enddate=_instant(row.enddate),
+                )
+            )
+
+
+def _ranged(
+    endpoint: Endpoint, client: WithingsClient, request: FetchRequest, target: Target
+) -> Callable[[str], Awaitable[object]]:
+    """The call of a ranged endpoint for `request`: its window, or `lastupdate`."""
+    if request.lastupdate is not None:
+        since = _instant(request.lastupdate)
+        if endpoint is Endpoint.HEART_LIST:
+            # Heart `list` has no lastupdate: recordings are listed by when they were taken.
+            return partial(client.heart_list, startdate=since - _HEART_LOOKBACK)
+        by_change: dict[Endpoint, Callable[..., Awaitable[object]]] = {
+            Endpoint.GETMEAS: client.getmeas,
+            Endpoint.GETACTIVITY: client.getactivity,
+            Endpoint.GETWORKOUTS: client.getworkouts,
+            Endpoint.SLEEP_GETSUMMARY: client.sleep_getsummary,
+        }
+        return partial(by_change[endpoint], lastupdate=since)
+    if endpoint is Endpoint.GETMEAS:
+        start, end = _epoch_window(request)
+        return partial(client.getmeas, startdate=start, enddate=end)
+    if endpoint is Endpoint.HEART_LIST:
+        start, end = _epoch_window(request)
+        return partial(client.heart_list, startdate=start, enddate=end)
+    if endpoint is Endpoint.SLEEP_GETSUMMARY:
+        first, last = _night_dates(request, target.zone, tz_known=target.timezone is not None)
+        return partial(client.sleep_getsummary, startdateymd=first, enddateymd=last)
+    by_date: dict[Endpoint, Callable[..., Awaitable[object]]] = {
+        Endpoint.GETACTIVITY: client.getactivity,
+        Endpoint.GETWORKOUTS: client.getworkouts,
+    }
+    first, last = _date_window(request)
+    return partial(by_date[endpoint], startdateymd=first, enddateymd=last)
+
+
+def _main_nights(rows: Sequence[SleepSummaryRow]) -> list[SleepSummaryRow]:
+    """The rows that become documents (one per date, as the transform chooses them): only
+    their nights need their per-minute detail."""
+    chosen = main_sessions(
+        rows,
+        day=lambda row: row.date,
+        length_s=lambda row: row.enddate - row.startdate,
+        recency=lambda row: row.modified or 0,
+    )
+    return [row for _, row in sorted(chosen.items())]
+
+
+def _answered_sleep_windows(prior: Sequence[RawCall]) -> set[tuple[int, int]]:
+    answered: set[tuple[int, int]] = set()
+    for call in prior:
+        if (call.service, call.action) != (Endpoint.SLEEP_GET.service, Endpoint.SLEEP_GET.action):
+            continue
+        if call.http_status != 200 or call.response_text is None:
+            continue
+        if '"status":0' not in call.response_text.replace(" ", ""):
+            continue
+        try:
+            answered.add((int(call.params["startdate"]), int(call.params["enddate"])))
+        except (KeyError, ValueError):
+            continue
+    return answered
+
+
+def _instant(epoch_s: int) -> datetime:
+    return datetime.fromtimestamp(epoch_s, UTC)
+
+
+def _epoch_window(request: FetchRequest) -> tuple[datetime, datetime]:
+    assert isinstance(request.start, int)
+    assert isinstance(request.end, int)
+    return _instant(request.start), _instant(request.end)
+
+
+def _date_window(request: FetchRequest) -> tuple[date, date]:
+    return date.fromisoformat(str(request.start)), date.fromisoformat(str(request.end))
+
+
+def _night_dates(request: FetchRequest, tz: ZoneInfo, *, tz_known: bool) -> tuple[date, date]:
+    """The local dates Withings files the nights of an epoch window under (a night's date is
+    its wake-up day); one day wider on each side while the user's zone is unknown."""
+    assert isinstance(request.start, int)
+    assert isinstance(request.end, int)
+    last = local_date(request.end, tz)
+    first = min(local_date(request.start + _NIGHT_OFFSET.total_seconds(), tz), last)
+    if not tz_known:
+        first, last = first - timedelta(days=1), last + timedelta(days=1)
+    return first, last
+
+
+async def _archived_by(session: AsyncSession, job: Job) -> list[RawCall]:
+    """The exchanges an earlier run of `job` archived (a deferred or failed run)."""
+    if job.connection_id is None:
+        return []
+    rows = await session.scalars(
+        select(RawExchange)
+        .where(RawExchange.connection_id == job.connection_id, RawExchange.job_id == job.id)
+        .order_by(RawExchange.id)
+    )
+    return [_Archived(row) for row in rows]
+
+
+class _Archived:
+    """An archived exchange read back as a `RawCall`."""
+
+    __slots__ = ("action", "http_status", "params", "response_text", "service")
+
+    def __init__(self, row: RawExchange) -> None:
+        self.service = row.service
+        self.action = row.action
+        self.params: Mapping[str, str] = {str(k): str(v) for k, v in row.params.items()}
+        self.http_status = row.http_status
+        self.response_text = (
+            None if row.response_zlib is None else zlib.decompress(row.response_zlib).decode()
+        )
+
+
+async def _archive_failure(
+    ctx: JobContext,
+    job: Job,
+    target: Target,
+    calls: JobCalls,
+    error: str | None,
+    *,
+    tell_client: bool = False,
+) -> None:
+    """Archive what a run that did not finish fetched, and note its error (in one transaction)."""
+    if not calls.exchanges and error is None:
+        return
+    now = utc_now()
+    async with ctx.sessions.begin() as session:
+        for exchange in calls.exchanges:
+            await archive_exchange(
+                session, connection_id=target.connection_id, job_id=job.id, exchange=exchange
+            )
+        if error is not None:
+            await record_error(session, target.connection_id, error, now=now)
+        if tell_client:
+            await enqueue_client_event(
+                session,
+                client=target.client,
+                user_id=target.user.user_id,
+                action=ClientEvent.EXTRACTION_FAILED,
+                level=EventLevel.ERROR,
+                message=f"Withings data could not be fetched: {error}",
+            )
+
+
+async def _store(
+    ctx: JobContext,
+    job: Job,
+    request: FetchRequest,
+    target: Target,
+    exchanges: Sequence[RawCall],
+    calls: JobCalls,
+) -> None:
+    """Archive, store, deliver and finish the job, in one transaction."""
+    timezone = learned_timezone(exchanges) or target.timezone
+    new_heights = learned_heights(exchanges)
+    user_ctx = UserContext(
+        client_uuid=str(target.client.id),
+        user_id=target.user.user_id,
+        timezone=zone(timezone or "UTC"),
+        heights=(*target.heights, *new_heights),
+    )
+    produced = produce_documents(exchanges, user_ctx)
+    now = utc_now()
+    async with ctx.sessions.begin() as session:
+        state = await locked_state(session, target.connection_id, now=now)
+        connection = await session.get(WithingsConnection, target.connection_id)
+        for exchange in calls.exchanges:
+            await archive_exchange(
+                session, connection_id=target.connection_id, job_id=job.id, exchange=exchange
+            )
+        stored = None
+        if connection is not None and connection.state is ConnectionState.LINKED:
+            stored = await store_documents(
+                session,
+                client=target.client,
+                user=target.user,
+                connection_id=target.connection_id,
+                produced=produced,
+                ctx=user_ctx,
+                now=now,
+            )
+        state.timezone = timezone
+        merge_heights(state, new_heights)
+        state.last_fetch_at = now
+        state.last_error = None
+        state.last_error_at = None
+        if request.lastupdate is not None or request.backfill:
+            seen = seen_until(exchanges, PLANS[request.domain].ranged)
+            if seen is not None:
+                await advance_cursor(session, target.connection_id, request.domain, seen, now=now)
+        if request.backfill:
+            _count_backfill_step(state, now)
+        await ctx.complete_in(session)
+    logger.info(
+        "fetched",
+        domain=request.domain.value,
+        calls=calls.calls_made,
+        documents=len(produced),
+        new_versions=0 if stored is None else stored.new_versions,
+        delivered=0 if stored is None else stored.delivered_now,
+    )
+
+
+def _count_backfill_step(state: SyncState, now: datetime) -> None:
+    state.backfill_steps_done = min(state.backfill_steps_done + 1, state.backfill_steps_total)
+    if state.backfill_steps_done >= state.backfill_steps_total:
+        state.backfill_status = BackfillStatus.DONE
+        state.backfill_finished_at = now
