@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint format test test-fast demo bench clean
+.PHONY: install lint format test test-fast demo bench clean chromium
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -27,8 +27,12 @@ format: $(STAMP)
 # PostgreSQL: the machine's server (CI starts it); each test database is created and dropped by the suite.
 export ROOKERY_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-test: lint
+test: lint chromium
 	$(PY) -m pytest -n 2 --dist loadgroup
+
+# The browser tests drive Debian's Chromium (Playwright's own browser download does not work here).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -x -q
