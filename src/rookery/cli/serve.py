@@ -25,11 +25,13 @@ def serve(
 
     from rookery.app import create_app
     from rookery.config import load_settings
+    from rookery.runtime import tune_gc
     from rookery.store.crypto import load_cipher
     from rookery.store.migrate import upgrade
 
     settings = load_settings()
     # Fail on unusable keys now, with one line, rather than inside the server's start-up.
     load_cipher(settings)
+    tune_gc()
     anyio.run(upgrade, settings.database_url)
     uvicorn.run(create_app(settings, with_worker=not no_worker), host=host, port=port)

@@ -24,10 +24,12 @@ def worker(
     import anyio
 
     from rookery.config import load_settings
+    from rookery.runtime import tune_gc
     from rookery.store.crypto import load_cipher
 
     settings = load_settings()
     load_cipher(settings)
+    tune_gc()
     anyio.run(_work, settings, concurrency)
 
 
