@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from rookery.model.body import (
@@ -414,6 +417,60 @@ def test_format_datetime_writes_the_records_own_offset(moment: datetime, expecte
 def test_format_datetime_rejects_naive_datetimes() -> None:
     with pytest.raises(ValueError, match="naive"):
         format_datetime(datetime(2023, 11, 14, 23))  # naive on purpose
+
+
+ROOK_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(?:Z|[+-]\d{2}:\d{2})")
+
+
+@pytest.mark.parametrize(
+    ("moment", "expected"),
+    [
+        # Paris kept its local mean time, +00:09:21, until 1911: 21 s less on the wall clock.
+        (datetime(1900, 6, 1, 12, tzinfo=PARIS), "1900-06-01T11:59:39.000000+00:09"),
+        # Dublin, -00:25:21 until 1916: rounds to -00:25 and the wall clock moves 21 s on.
+        (
+            datetime(1900, 6, 1, 12, tzinfo=ZoneInfo("Europe/Dublin")),
+            "1900-06-01T12:00:21.000000-00:25",
+        ),
+        # Half a minute rounds away from zero, and across midnight the date moves too.
+        (
+            datetime(2000, 1, 1, 0, 0, 10, tzinfo=timezone(timedelta(minutes=4, seconds=30))),
+            "2000-01-01T00:00:40.000000+00:05",
+        ),
+        (
+            datetime(2000, 1, 1, 0, 0, 10, tzinfo=timezone(-timedelta(minutes=4, seconds=30))),
+            "1999-12-31T23:59:40.000000-00:05",
+        ),
+        (
+            datetime(2000, 1, 1, tzinfo=timezone(timedelta(seconds=29))),
+            "1999-12-31T23:59:31.000000Z",
+        ),
+    ],
+)
+def test_format_datetime_rounds_offsets_with_seconds_to_the_minute(
+    moment: datetime, expected: str
+) -> None:
+    assert format_datetime(moment) == expected
+    assert datetime.fromisoformat(expected) == moment  # the same instant
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1800, 1, 1),
+        max_value=datetime(2100, 1, 1),
+        timezones=st.timedeltas(
+            min_value=-timedelta(hours=23, minutes=59), max_value=timedelta(hours=23, minutes=59)
+        ).map(timezone),
+    )
+)
+def test_format_datetime_writes_rooks_pattern_for_the_same_instant(moment: datetime) -> None:
+    text = format_datetime(moment)
+    assert ROOK_DATETIME.fullmatch(text)
+    assert datetime.fromisoformat(text) == moment
+    offset = moment.utcoffset()
+    assert offset is not None
+    if offset % timedelta(minutes=1) == timedelta(0):
+        assert text[:26] == moment.isoformat(timespec="microseconds")[:26]  # the wall time kept
 
 
 @pytest.mark.parametrize(

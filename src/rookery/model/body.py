@@ -4,11 +4,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from typing_extensions import TypedDict
 
 from rookery.model.common import (
+    WIRE_STRING,
     BloodPressure,
     BodyMetrics,
     DataStructure,
@@ -141,7 +142,9 @@ class BodySummaryDocument(SummaryDocument[BodySummary]):
     PILLAR: ClassVar[Pillar] = Pillar.BODY_HEALTH
     DATA_STRUCTURE: ClassVar[DataStructure] = DataStructure.BODY_SUMMARY
 
-    data_structure: Literal[DataStructure.BODY_SUMMARY] = DataStructure.BODY_SUMMARY
+    data_structure: Annotated[Literal[DataStructure.BODY_SUMMARY], WIRE_STRING] = (
+        DataStructure.BODY_SUMMARY
+    )
     body_health: SummaryOf[BodySummaryBox] = SummaryOf(summary=BodySummaryBox())
 
 
@@ -163,7 +166,9 @@ class BodyMetricsEventDocument(EventDocument[BodyMetricsEvent]):
     PILLAR: ClassVar[Pillar] = Pillar.BODY_HEALTH
     DATA_STRUCTURE: ClassVar[DataStructure] = DataStructure.BODY_METRICS_EVENT
 
-    data_structure: Literal[DataStructure.BODY_METRICS_EVENT] = DataStructure.BODY_METRICS_EVENT
+    data_structure: Annotated[Literal[DataStructure.BODY_METRICS_EVENT], WIRE_STRING] = (
+        DataStructure.BODY_METRICS_EVENT
+    )
     body_health: EventsOf[BodyMetricsEventBox] = EventsOf(events=BodyMetricsEventBox())
 
 
@@ -185,7 +190,9 @@ class BloodPressureEventDocument(EventDocument[BloodPressureEvent]):
     PILLAR: ClassVar[Pillar] = Pillar.BODY_HEALTH
     DATA_STRUCTURE: ClassVar[DataStructure] = DataStructure.BLOOD_PRESSURE_EVENT
 
-    data_structure: Literal[DataStructure.BLOOD_PRESSURE_EVENT] = DataStructure.BLOOD_PRESSURE_EVENT
+    data_structure: Annotated[Literal[DataStructure.BLOOD_PRESSURE_EVENT], WIRE_STRING] = (
+        DataStructure.BLOOD_PRESSURE_EVENT
+    )
     body_health: EventsOf[BloodPressureEventBox] = EventsOf(events=BloodPressureEventBox())
 
 
@@ -223,7 +230,9 @@ class TemperatureEventDocument(EventDocument[TemperatureEvent]):
     PILLAR: ClassVar[Pillar] = Pillar.BODY_HEALTH
     DATA_STRUCTURE: ClassVar[DataStructure] = DataStructure.TEMPERATURE_EVENT
 
-    data_structure: Literal[DataStructure.TEMPERATURE_EVENT] = DataStructure.TEMPERATURE_EVENT
+    data_structure: Annotated[Literal[DataStructure.TEMPERATURE_EVENT], WIRE_STRING] = (
+        DataStructure.TEMPERATURE_EVENT
+    )
     body_health: EventsOf[TemperatureEventBox] = EventsOf(events=TemperatureEventBox())
 
 
@@ -235,7 +244,9 @@ class BodyHeartRateEventDocument(EventDocument[HeartRateEvent]):
     PILLAR: ClassVar[Pillar] = Pillar.BODY_HEALTH
     DATA_STRUCTURE: ClassVar[DataStructure] = DataStructure.HEART_RATE_EVENT
 
-    data_structure: Literal[DataStructure.HEART_RATE_EVENT] = DataStructure.HEART_RATE_EVENT
+    data_structure: Annotated[Literal[DataStructure.HEART_RATE_EVENT], WIRE_STRING] = (
+        DataStructure.HEART_RATE_EVENT
+    )
     body_health: EventsOf[HeartRateEventBox] = EventsOf(events=HeartRateEventBox())
 
 
@@ -243,5 +254,7 @@ class BodyOxygenationEventDocument(EventDocument[OxygenationEvent]):
     PILLAR: ClassVar[Pillar] = Pillar.BODY_HEALTH
     DATA_STRUCTURE: ClassVar[DataStructure] = DataStructure.OXYGENATION_EVENT
 
-    data_structure: Literal[DataStructure.OXYGENATION_EVENT] = DataStructure.OXYGENATION_EVENT
+    data_structure: Annotated[Literal[DataStructure.OXYGENATION_EVENT], WIRE_STRING] = (
+        DataStructure.OXYGENATION_EVENT
+    )
     body_health: EventsOf[OxygenationEventBox] = EventsOf(events=OxygenationEventBox())

@@ -3,23 +3,36 @@
 Everything used by more than one structure lives here; each pillar module adds what only its own
 structures use. Key spellings are ROOK's wire keys, exactly as `rook-openapi.yaml` spells them.
 
-Three choices keep building and serialising cheap (the transform budget is 50 µs per document):
+Four choices keep building and serialising cheap (the transform budget is 50 µs per document):
 - Every model is frozen and every default is a shared instance (`()` for arrays, an empty section
   for a section), so an empty document is built without copying anything.
 - Granular items are TypedDicts: a night holds hundreds of them, and pydantic validates and
   serialises plain dicts several times faster than model instances.
 - Datetimes are kept as ROOK's wire strings, written once by `format_datetime`, so serialising
   calls no Python code.
+- A document's `data_structure` is serialised as the plain string it is (`WIRE_STRING`): pydantic's
+  literal serialiser reads an enum member's `.value` through Python, a tenth of a small document's
+  serialisation time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Final, Generic, Literal, Self, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator, with_config
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    StringConstraints,
+    model_validator,
+    with_config,
+)
+from pydantic_core import CoreSchema, core_schema
 from typing_extensions import TypedDict  # pydantic needs typing_extensions' TypedDict before 3.12
 
 
@@ -74,16 +87,57 @@ RawRecord = dict[str, Any]
 """One untouched source record carried in `non_structured_data_array`."""
 
 
+_MINUTE_US: Final = 60_000_000
+
+
 def format_datetime(moment: datetime) -> str:
     """Write an aware datetime as ROOK does: `2023-11-14T23:00:00.000000+01:00`, `...Z` at UTC.
 
     The offset is the datetime's own (the record's time zone); raises ValueError for a naive one.
+    ROOK's offset is `±HH:MM`: an offset with seconds (local mean time, such as Paris's +00:09:21
+    before 1911) is rounded to the nearest minute, halves away from zero, and the wall time moves
+    with it, so that the text still names the same instant.
     """
     offset = moment.utcoffset()
     if offset is None:
         raise ValueError(f"naive datetime {moment.isoformat()}: ROOK datetimes carry an offset")
-    text = moment.isoformat(timespec="microseconds")
-    return f"{text[:-6]}Z" if offset == timedelta(0) else text
+    suffix, shift = _rook_offset(offset)
+    if shift:
+        return (moment.replace(tzinfo=None) + shift).isoformat(timespec="microseconds") + suffix
+    # isoformat() without arguments is the fastest spelling; it leaves out zero microseconds,
+    # which Withings' whole-second instants always are.
+    if moment.microsecond:
+        return moment.isoformat()[:26] + suffix
+    return moment.isoformat()[:19] + ".000000" + suffix
+
+
+@lru_cache(maxsize=1024)
+def _rook_offset(offset: timedelta) -> tuple[str, timedelta]:
+    """ROOK's text for a UTC offset (`Z`, `+01:00`, `-03:30`), and the shift that moves a wall
+    time from `offset` to that whole-minute offset (zero unless `offset` has seconds)."""
+    offset_us = offset // timedelta(microseconds=1)
+    sign = "-" if offset_us < 0 else "+"
+    minutes = (abs(offset_us) + _MINUTE_US // 2) // _MINUTE_US
+    rounded = timedelta(minutes=-minutes if offset_us < 0 else minutes)
+    suffix = "Z" if minutes == 0 else f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+    return suffix, rounded - offset
+
+
+class _WireString:
+    """Serialises a `StrEnum` member as the string it is, with no Python call (pydantic's enum
+    and literal serialisers read `.value` through Python). Validation is unchanged."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return cast(
+            CoreSchema, {**handler(source), "serialization": core_schema.simple_ser_schema("str")}
+        )
+
+
+WIRE_STRING: Final = _WireString()
+"""Annotates a `Literal[<StrEnum member>]` field: `Annotated[Literal[X.A], WIRE_STRING]`."""
 
 
 class RookModel(BaseModel):
@@ -113,23 +167,46 @@ class EventMetadata(Metadata):
     was_the_user_under_physical_activity_bool: bool | None = None
 
 
-def summary_metadata(at: datetime, user_id: str, source: str = WITHINGS_SOURCE) -> Metadata:
-    """The metadata of a summary whose reference time is `at` (aware, in the record's zone)."""
-    return Metadata(
-        datetime_string=format_datetime(at), user_id_string=user_id, sources_of_data_array=(source,)
+def summary_metadata(at: datetime | str, user_id: str, source: str = WITHINGS_SOURCE) -> Metadata:
+    """The metadata of a summary whose reference time is `at`: an aware datetime in the record's
+    zone, or that datetime already written by `format_datetime` (a transform that writes it for
+    another field too need not write it twice)."""
+    return _METADATA(
+        {
+            "datetime_string": at if isinstance(at, str) else format_datetime(at),
+            "user_id_string": user_id,
+            "sources_of_data_array": (source,),
+        }
     )
 
 
 def event_metadata(
-    at: datetime, user_id: str, *, under_physical_activity: bool, source: str = WITHINGS_SOURCE
+    at: datetime | str,
+    user_id: str,
+    *,
+    under_physical_activity: bool,
+    source: str = WITHINGS_SOURCE,
 ) -> EventMetadata:
-    """The metadata of an event that happened at `at` (aware, in the record's zone)."""
-    return EventMetadata(
-        datetime_string=format_datetime(at),
-        user_id_string=user_id,
-        sources_of_data_array=(source,),
-        was_the_user_under_physical_activity_bool=under_physical_activity,
+    """The metadata of an event that happened at `at`: an aware datetime in the record's zone, or
+    that datetime already written by `format_datetime`."""
+    return _EVENT_METADATA(
+        {
+            "datetime_string": at if isinstance(at, str) else format_datetime(at),
+            "user_id_string": user_id,
+            "sources_of_data_array": (source,),
+            "was_the_user_under_physical_activity_bool": under_physical_activity,
+        }
     )
+
+
+# The validators themselves: the same validation as `Metadata(...)`, without the keyword-argument
+# plumbing of `BaseModel.__init__` (a third of the cost of building one).
+_METADATA: Final[Callable[[dict[str, Any]], Metadata]] = (
+    Metadata.__pydantic_validator__.validate_python
+)
+_EVENT_METADATA: Final[Callable[[dict[str, Any]], EventMetadata]] = (
+    EventMetadata.__pydantic_validator__.validate_python
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -430,6 +507,10 @@ class RookDocument(RookModel):
     PILLAR: ClassVar[Pillar]
     DATA_STRUCTURE: ClassVar[DataStructure]
     KIND: ClassVar[Kind]
+    # `PILLAR` and `DATA_STRUCTURE` as plain strings: an enum member as an attribute name or a
+    # dict key costs a Python-level `__hash__`, and `.value` a Python-level property.
+    _pillar_key: ClassVar[str]
+    _structure_key: ClassVar[str]
 
     version: Literal[2] = ROOK_VERSION
     data_structure: DataStructure
@@ -438,22 +519,26 @@ class RookDocument(RookModel):
     document_version: int = Field(default=1, ge=1)
 
     @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if "PILLAR" in cls.__dict__:
+            cls._pillar_key = str.__str__(cls.PILLAR)
+            cls._structure_key = str.__str__(cls.DATA_STRUCTURE)
+
+    @classmethod
     def empty(cls, *, client_uuid: str, user_id: str) -> Self:
         """A document whose every leaf is null and every array empty (an events document holds
         no events). Cheap: every section is a shared immutable default."""
         return cls.model_validate({"client_uuid": client_uuid, "user_id": user_id})
 
 
-def _check_metadata_user(
-    user_id: str, structures: Iterable[SummaryStructure | EventStructure]
-) -> None:
+def _check_metadata_user(user_id: str, structure: SummaryStructure | EventStructure) -> None:
     """A document's structures must name the document's user, or no one (an empty document)."""
-    for structure in structures:
-        user_id_string = structure.metadata.user_id_string
-        if user_id_string is not None and user_id_string != user_id:
-            raise ValueError(
-                f"metadata.user_id_string {user_id_string!r} differs from user_id {user_id!r}"
-            )
+    user_id_string = structure.metadata.user_id_string
+    if user_id_string is not None and user_id_string != user_id:
+        raise ValueError(
+            f"metadata.user_id_string {user_id_string!r} differs from user_id {user_id!r}"
+        )
 
 
 class SummaryDocument(RookDocument, Generic[SummaryT]):
@@ -464,12 +549,12 @@ class SummaryDocument(RookDocument, Generic[SummaryT]):
     @property
     def summary(self) -> SummaryT:
         """The summary object (`<pillar>.summary.<structure>`)."""
-        pillar: SummaryOf[Any] = getattr(self, self.PILLAR)
-        return cast(SummaryT, getattr(pillar.summary, self.DATA_STRUCTURE))
+        pillar: SummaryOf[Any] = getattr(self, self._pillar_key)
+        return cast(SummaryT, getattr(pillar.summary, self._structure_key))
 
     @model_validator(mode="after")
     def _summary_names_the_document_user(self) -> Self:
-        _check_metadata_user(self.user_id, (self.summary,))
+        _check_metadata_user(self.user_id, self.summary)
         return self
 
     @classmethod
@@ -477,14 +562,34 @@ class SummaryDocument(RookDocument, Generic[SummaryT]):
         cls, summary: SummaryT, *, client_uuid: str, user_id: str, document_version: int = 1
     ) -> Self:
         """The document that delivers `summary`."""
-        return cls.model_validate(
+        return cls.of_fields(
+            summary, client_uuid=client_uuid, user_id=user_id, document_version=document_version
+        )
+
+    @classmethod
+    def of_fields(
+        cls,
+        summary: SummaryT | Mapping[str, Any],
+        *,
+        client_uuid: str,
+        user_id: str,
+        document_version: int = 1,
+    ) -> Self:
+        """The document that delivers the summary whose fields are `summary`, by ROOK key (each
+        section a mapping or a model): `of(<Structure>(**summary), ...)` in one validation.
+
+        Validation is the same (unknown keys, wrong types and NaN are rejected), but the whole
+        document is checked in one pass instead of one model at a time: about twice as fast.
+        """
+        document: Self = cls.__pydantic_validator__.validate_python(
             {
                 "client_uuid": client_uuid,
                 "user_id": user_id,
                 "document_version": document_version,
-                cls.PILLAR.value: {"summary": {cls.DATA_STRUCTURE.value: summary}},
+                cls._pillar_key: {"summary": {cls._structure_key: summary}},
             }
         )
+        return document
 
 
 class EventDocument(RookDocument, Generic[EventT]):
@@ -500,12 +605,13 @@ class EventDocument(RookDocument, Generic[EventT]):
     @property
     def events(self) -> tuple[EventT, ...]:
         """The events (`<pillar>.events.<structure>`), in the order they were attached."""
-        pillar: EventsOf[Any] = getattr(self, self.PILLAR)
-        return cast(tuple[EventT, ...], getattr(pillar.events, self.DATA_STRUCTURE))
+        pillar: EventsOf[Any] = getattr(self, self._pillar_key)
+        return cast(tuple[EventT, ...], getattr(pillar.events, self._structure_key))
 
     @model_validator(mode="after")
     def _events_name_the_document_user(self) -> Self:
-        _check_metadata_user(self.user_id, self.events)
+        for event in self.events:
+            _check_metadata_user(self.user_id, event)
         return self
 
     @classmethod
@@ -519,13 +625,40 @@ class EventDocument(RookDocument, Generic[EventT]):
         auto_detected: bool = False,
     ) -> Self:
         """The document that delivers one event."""
-        return cls._assemble(
-            (event,),
+        return cls.of_fields(
+            event,
             client_uuid=client_uuid,
             user_id=user_id,
             document_version=document_version,
             auto_detected=auto_detected,
         )
+
+    @classmethod
+    def of_fields(
+        cls,
+        event: EventT | Mapping[str, Any],
+        *,
+        client_uuid: str,
+        user_id: str,
+        document_version: int = 1,
+        auto_detected: bool = False,
+    ) -> Self:
+        """The document that delivers the one event whose fields are `event`, by ROOK key (each
+        section a mapping or a model): `of(<Event>(**event), ...)` in one validation.
+
+        Validation is the same (unknown keys, wrong types and NaN are rejected), but the whole
+        document is checked in one pass instead of one model at a time: about twice as fast.
+        """
+        document: Self = cls.__pydantic_validator__.validate_python(
+            {
+                "client_uuid": client_uuid,
+                "user_id": user_id,
+                "document_version": document_version,
+                "auto_detected": auto_detected,
+                cls._pillar_key: {"events": {cls._structure_key: (event,)}},
+            }
+        )
+        return document
 
     def with_events(self, events: Iterable[EventT]) -> Self:
         """A copy of this document with `events` appended after its own."""
@@ -578,6 +711,6 @@ class EventDocument(RookDocument, Generic[EventT]):
                 "user_id": user_id,
                 "document_version": document_version,
                 "auto_detected": auto_detected,
-                cls.PILLAR.value: {"events": {cls.DATA_STRUCTURE.value: events}},
+                cls._pillar_key: {"events": {cls._structure_key: events}},
             }
         )

@@ -4,11 +4,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from typing_extensions import TypedDict
 
 from rookery.model.common import (
+    WIRE_STRING,
     Activity,
     Calories,
     DataStructure,
@@ -79,7 +80,9 @@ class PhysicalSummaryDocument(SummaryDocument[PhysicalSummary]):
     PILLAR: ClassVar[Pillar] = Pillar.PHYSICAL_HEALTH
     DATA_STRUCTURE: ClassVar[DataStructure] = DataStructure.PHYSICAL_SUMMARY
 
-    data_structure: Literal[DataStructure.PHYSICAL_SUMMARY] = DataStructure.PHYSICAL_SUMMARY
+    data_structure: Annotated[Literal[DataStructure.PHYSICAL_SUMMARY], WIRE_STRING] = (
+        DataStructure.PHYSICAL_SUMMARY
+    )
     physical_health: SummaryOf[PhysicalSummaryBox] = SummaryOf(summary=PhysicalSummaryBox())
 
 
@@ -223,7 +226,9 @@ class ActivityEventDocument(EventDocument[ActivityEvent]):
     PILLAR: ClassVar[Pillar] = Pillar.PHYSICAL_HEALTH
     DATA_STRUCTURE: ClassVar[DataStructure] = DataStructure.ACTIVITY_EVENT
 
-    data_structure: Literal[DataStructure.ACTIVITY_EVENT] = DataStructure.ACTIVITY_EVENT
+    data_structure: Annotated[Literal[DataStructure.ACTIVITY_EVENT], WIRE_STRING] = (
+        DataStructure.ACTIVITY_EVENT
+    )
     physical_health: EventsOf[ActivityEventBox] = EventsOf(events=ActivityEventBox())
 
 
@@ -235,7 +240,9 @@ class PhysicalHeartRateEventDocument(EventDocument[HeartRateEvent]):
     PILLAR: ClassVar[Pillar] = Pillar.PHYSICAL_HEALTH
     DATA_STRUCTURE: ClassVar[DataStructure] = DataStructure.HEART_RATE_EVENT
 
-    data_structure: Literal[DataStructure.HEART_RATE_EVENT] = DataStructure.HEART_RATE_EVENT
+    data_structure: Annotated[Literal[DataStructure.HEART_RATE_EVENT], WIRE_STRING] = (
+        DataStructure.HEART_RATE_EVENT
+    )
     physical_health: EventsOf[HeartRateEventBox] = EventsOf(events=HeartRateEventBox())
 
 
@@ -243,5 +250,7 @@ class PhysicalOxygenationEventDocument(EventDocument[OxygenationEvent]):
     PILLAR: ClassVar[Pillar] = Pillar.PHYSICAL_HEALTH
     DATA_STRUCTURE: ClassVar[DataStructure] = DataStructure.OXYGENATION_EVENT
 
-    data_structure: Literal[DataStructure.OXYGENATION_EVENT] = DataStructure.OXYGENATION_EVENT
+    data_structure: Annotated[Literal[DataStructure.OXYGENATION_EVENT], WIRE_STRING] = (
+        DataStructure.OXYGENATION_EVENT
+    )
     physical_health: EventsOf[OxygenationEventBox] = EventsOf(events=OxygenationEventBox())

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from typing_extensions import TypedDict
 
 from rookery.model.common import (
+    WIRE_STRING,
     DataStructure,
     DateString,
     DatetimeString,
@@ -102,5 +103,7 @@ class SleepSummaryDocument(SummaryDocument[SleepSummary]):
     PILLAR: ClassVar[Pillar] = Pillar.SLEEP_HEALTH
     DATA_STRUCTURE: ClassVar[DataStructure] = DataStructure.SLEEP_SUMMARY
 
-    data_structure: Literal[DataStructure.SLEEP_SUMMARY] = DataStructure.SLEEP_SUMMARY
+    data_structure: Annotated[Literal[DataStructure.SLEEP_SUMMARY], WIRE_STRING] = (
+        DataStructure.SLEEP_SUMMARY
+    )
     sleep_health: SummaryOf[SleepSummaryBox] = SummaryOf(summary=SleepSummaryBox())

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 from zoneinfo import ZoneInfo
 
 from rookery.model.body import (
@@ -57,12 +57,15 @@ from rookery.model.common import (
     TemperatureGranularItem,
     TemperatureObject,
     event_metadata,
+    format_datetime,
     summary_metadata,
 )
 from rookery.model.physical import PhysicalHeartRateEventDocument
 from rookery.transform.context import HeightReading, Produced, UserContext
+from rookery.transform.meastypes import EVENT_TYPES, MANUAL_TYPES, TEMPERATURE_TYPES
 from rookery.transform.rules import (
     bpm,
+    mean_int,
     opt_float,
     opt_int,
     percent_of,
@@ -81,14 +84,6 @@ from rookery.withings.responses import MeasureGroup, MeasureGroupsPage
 
 WHOLE_BODY_POSITION: Final = 7
 MANUAL_ATTRIBS: Final = frozenset({MeasureAttrib.MANUAL, MeasureAttrib.MANUAL_AT_CREATION})
-MANUAL_TYPES: Final = frozenset({MeasureType.WEIGHT_KG, MeasureType.HEIGHT_M})
-
-TEMPERATURE_TYPES: Final[tuple[tuple[MeasureType, str], ...]] = (
-    (MeasureType.BODY_TEMPERATURE_C, "body"),
-    (MeasureType.SKIN_TEMPERATURE_C, "skin"),
-    (MeasureType.TEMPERATURE_C, "temperature"),
-)
-"""Temperature meastypes → ROOK `measurement_type_string`; the first present fills the avg."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,9 +171,15 @@ def _group_events(
     kept: KeptGroup, tz: ZoneInfo, ctx: UserContext, heights: _Heights
 ) -> list[Produced]:
     group, values = kept.group, kept.values
+    if values.keys().isdisjoint(EVENT_TYPES):
+        return []  # say, only pulse wave velocity: nothing ROOK has a key for
     at = local_datetime(group.date, tz)
-    metadata = event_metadata(at, ctx.user_id, under_physical_activity=False)
-    reading = _Reading(metadata=metadata, when=metadata.datetime_string, raw=(dict(group.raw),))
+    when = format_datetime(at)
+    reading = _Reading(
+        metadata=event_metadata(when, ctx.user_id, under_physical_activity=False),
+        when=when,
+        raw=(dict(group.raw),),
+    )
     documents = (
         _body_metrics(values, reading, heights.at(group.date)),
         _blood_pressure(values, reading),
@@ -191,8 +192,9 @@ def _group_events(
     return [produced(event.document(ctx), key, day) for event in documents if event is not None]
 
 
-@dataclass(frozen=True, slots=True)
-class _Reading:
+# NamedTuples rather than frozen dataclasses: built for every group and every event, and a
+# frozen dataclass's __init__ costs three times as much.
+class _Reading(NamedTuple):
     """What every event of one measure group shares."""
 
     metadata: EventMetadata
@@ -200,8 +202,7 @@ class _Reading:
     raw: tuple[dict[str, Any], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class _Event:
+class _Event(NamedTuple):
     """One event of a measure group, and the document class that delivers it."""
 
     document_type: type[EventDocument[Any]]
@@ -387,6 +388,9 @@ def _instant(text: str | None) -> datetime:
     return datetime.fromisoformat(text)
 
 
+_HEART_RATE_DOCUMENTS: Final = (PhysicalHeartRateEventDocument, BodyHeartRateEventDocument)
+
+
 def _collect(events: Sequence[RookDocument]) -> _Day:
     day = _Day([], [], [], [], [], [], [])
     seen: set[int] = set()
@@ -406,7 +410,7 @@ def _collect(events: Sequence[RookDocument]) -> _Day:
                     pressure_event.blood_pressure.blood_pressure_granular_data_array
                 )
                 day.raw.extend(pressure_event.non_structured_data_array)
-        elif isinstance(document, PhysicalHeartRateEventDocument | BodyHeartRateEventDocument):
+        elif isinstance(document, _HEART_RATE_DOCUMENTS):
             for hr_event in document.events:
                 day.heart_rates.extend(hr_event.heart_rate.hr_granular_data_array)
                 day.raw.extend(hr_event.non_structured_data_array)
@@ -431,14 +435,31 @@ def _by_time(item: Any) -> datetime:
     return _instant(item["datetime_string"])
 
 
-def _latest(metrics: Sequence[tuple[datetime, BodyMetrics]], field: str) -> Any:
-    present = [(at, getattr(m, field)) for at, m in metrics if getattr(m, field) is not None]
-    return max(present, key=lambda pair: pair[0])[1] if present else None
+_SUMMARY_METRICS: Final = (
+    "weight_kg_float",
+    "height_cm_int",
+    "bmi_float",
+    "muscle_composition_percentage_int",
+    "water_composition_percentage_int",
+    "bone_composition_percentage_int",
+)
+"""The body metrics a body summary carries: the latest value of each over the day."""
 
 
-def _mean_int(values: Sequence[int | None]) -> int | None:
-    present = [value for value in values if value is not None]
-    return round_half_away(Decimal(sum(present)) / len(present)) if present else None
+def _latest(metrics: Sequence[tuple[datetime, BodyMetrics]]) -> BodyMetrics:
+    """Each of `_SUMMARY_METRICS` from the latest weigh-in that has it (the first listed of
+    equally late ones), in one pass."""
+    latest: dict[str, tuple[datetime, Any]] = {}
+    for at, recorded in metrics:
+        for field in _SUMMARY_METRICS:
+            value = getattr(recorded, field)
+            if value is not None:
+                current = latest.get(field)
+                if current is None or at > current[0]:
+                    latest[field] = (at, value)
+    return BodyMetrics(
+        **{field: latest[field][1] if field in latest else None for field in _SUMMARY_METRICS}
+    )
 
 
 def _unique(records: Iterable[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
@@ -468,20 +489,13 @@ def body_summary(
     sections: dict[str, Any] = {}
     metrics = collected.metrics
     if metrics:
-        sections["body_metrics"] = BodyMetrics(
-            weight_kg_float=_latest(metrics, "weight_kg_float"),
-            height_cm_int=_latest(metrics, "height_cm_int"),
-            bmi_float=_latest(metrics, "bmi_float"),
-            muscle_composition_percentage_int=_latest(metrics, "muscle_composition_percentage_int"),
-            water_composition_percentage_int=_latest(metrics, "water_composition_percentage_int"),
-            bone_composition_percentage_int=_latest(metrics, "bone_composition_percentage_int"),
-        )
+        sections["body_metrics"] = _latest(metrics)
     if collected.pressures:
         pressures = tuple(sorted(collected.pressures, key=_by_time))
         sections["blood_pressure"] = BloodPressure(
             blood_pressure_avg_object=BloodPressureObject(
-                systolic_mmHg_int=_mean_int([item["systolic_mmHg_int"] for item in pressures]),
-                diastolic_mmHg_int=_mean_int([item["diastolic_mmHg_int"] for item in pressures]),
+                systolic_mmHg_int=mean_int([item["systolic_mmHg_int"] for item in pressures]),
+                diastolic_mmHg_int=mean_int([item["diastolic_mmHg_int"] for item in pressures]),
             ),
             blood_pressure_granular_data_array=pressures,
         )
@@ -489,7 +503,7 @@ def body_summary(
         heart_rates = tuple(sorted(collected.heart_rates, key=_by_time))
         hr_values = [item["hr_bpm_int"] for item in heart_rates if item["hr_bpm_int"] is not None]
         sections["heart_rate"] = HeartRate(
-            hr_avg_bpm_int=_mean_int(hr_values),
+            hr_avg_bpm_int=mean_int(hr_values),
             hr_minimum_bpm_int=min(hr_values, default=None),
             hr_maximum_bpm_int=max(hr_values, default=None),
             hr_granular_data_array=heart_rates,
@@ -497,7 +511,7 @@ def body_summary(
     if collected.saturations or collected.vo2max:
         saturations = tuple(sorted(collected.saturations, key=_by_time))
         sections["oxygenation"] = Oxygenation(
-            saturation_avg_percentage_int=_mean_int(
+            saturation_avg_percentage_int=mean_int(
                 [item["saturation_percentage_int"] for item in saturations]
             ),
             saturation_granular_data_array=saturations,

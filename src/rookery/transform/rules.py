@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from typing import TypeVar, overload
@@ -62,6 +63,21 @@ def positive(value: float | Decimal | None) -> float | Decimal | None:
 def bpm(value: float | Decimal | None) -> int | None:
     """A heart rate in bpm: 0 or absent means Withings had no reading, so null."""
     return opt_int(positive(value))
+
+
+def mean_int(values: Iterable[int | None]) -> int | None:
+    """The mean of the values that are present, rounded half away from zero; None when none is.
+
+    Integer arithmetic, exact for any count (the mean of 71 and 72 is 72, of -71 and -72 is -72).
+    """
+    present = [value for value in values if value is not None]
+    if not present:
+        return None
+    total, count = sum(present), len(present)
+    whole, rest = divmod(abs(total), count)
+    if 2 * rest >= count:
+        whole += 1
+    return whole if total >= 0 else -whole
 
 
 def percent_of(part: Decimal | None, whole: Decimal | None) -> int | None:

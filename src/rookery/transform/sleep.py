@@ -19,11 +19,6 @@ from zoneinfo import ZoneInfo
 from rookery.model.common import HrGranularItem, RawRecord, summary_metadata
 from rookery.model.sleep import (
     BreathingGranularItem,
-    SleepBreathing,
-    SleepDuration,
-    SleepHeartRate,
-    SleepScores,
-    SleepSummary,
     SleepSummaryDocument,
     SnoringGranularItem,
 )
@@ -31,6 +26,7 @@ from rookery.transform.context import Produced, UserContext
 from rookery.transform.rules import (
     bpm,
     first_present,
+    mean_int,
     opt_int,
     produced,
     sum_present,
@@ -39,7 +35,6 @@ from rookery.transform.time import (
     exact,
     iso_local,
     local_date,
-    local_datetime,
     round_half_away,
     zone,
 )
@@ -228,59 +223,65 @@ def _from_row(row: SleepSummaryRow, ctx: UserContext, detail: _Detail | None) ->
     data = row.data
     granular = _granular(detail, row.startdate, row.enddate, tz)
     efficiency = data.sleep_efficiency
-    metadata = summary_metadata(local_datetime(row.enddate, tz), ctx.user_id)
-    summary = SleepSummary(
-        metadata=metadata,
-        duration=SleepDuration(
-            sleep_start_datetime_string=iso_local(row.startdate, tz),
-            sleep_end_datetime_string=metadata.datetime_string,  # the wake-up time
-            sleep_date_string=row.date.isoformat(),
-            sleep_duration_seconds_int=opt_int(
-                first_present(
-                    data.total_sleep_time,
-                    sum_present(
-                        data.lightsleepduration, data.deepsleepduration, data.remsleepduration
-                    ),
-                    data.asleepduration,
+    ended = iso_local(row.enddate, tz)  # the wake-up time
+    day = row.date.isoformat()
+    # The summary's fields by ROOK key, validated once with the document (see `of_fields`).
+    document = SleepSummaryDocument.of_fields(
+        {
+            "metadata": summary_metadata(ended, ctx.user_id),
+            "duration": {
+                "sleep_start_datetime_string": iso_local(row.startdate, tz),
+                "sleep_end_datetime_string": ended,
+                "sleep_date_string": day,
+                "sleep_duration_seconds_int": opt_int(
+                    first_present(
+                        data.total_sleep_time,
+                        sum_present(
+                            data.lightsleepduration, data.deepsleepduration, data.remsleepduration
+                        ),
+                        data.asleepduration,
+                    )
+                ),
+                "time_in_bed_seconds_int": opt_int(
+                    first_present(data.total_timeinbed, row.enddate - row.startdate)
+                ),
+                "light_sleep_duration_seconds_int": opt_int(data.lightsleepduration),
+                "deep_sleep_duration_seconds_int": opt_int(data.deepsleepduration),
+                "rem_sleep_duration_seconds_int": opt_int(data.remsleepduration),
+                "time_to_fall_asleep_seconds_int": opt_int(
+                    first_present(data.sleep_latency, data.durationtosleep)
+                ),
+                "time_awake_during_sleep_seconds_int": opt_int(
+                    first_present(data.waso, data.wakeupduration)
+                ),
+            },
+            "scores": {
+                "sleep_efficiency_1_100_score_int": (
+                    None if efficiency is None else round_half_away(exact(efficiency) * 100)
                 )
-            ),
-            time_in_bed_seconds_int=opt_int(
-                first_present(data.total_timeinbed, row.enddate - row.startdate)
-            ),
-            light_sleep_duration_seconds_int=opt_int(data.lightsleepduration),
-            deep_sleep_duration_seconds_int=opt_int(data.deepsleepduration),
-            rem_sleep_duration_seconds_int=opt_int(data.remsleepduration),
-            time_to_fall_asleep_seconds_int=opt_int(
-                first_present(data.sleep_latency, data.durationtosleep)
-            ),
-            time_awake_during_sleep_seconds_int=opt_int(
-                first_present(data.waso, data.wakeupduration)
-            ),
-        ),
-        scores=SleepScores(
-            sleep_efficiency_1_100_score_int=(
-                None if efficiency is None else round_half_away(exact(efficiency) * 100)
-            )
-        ),
-        heart_rate=SleepHeartRate(
-            hr_avg_bpm_int=bpm(data.hr_average),
-            hr_minimum_bpm_int=bpm(data.hr_min),
-            hr_maximum_bpm_int=bpm(data.hr_max),
-            hr_granular_data_array=granular.hr,
-        ),
-        breathing=SleepBreathing(
-            breaths_avg_per_min_int=opt_int(data.rr_average),
-            breaths_minimum_per_min_int=opt_int(data.rr_min),
-            breaths_maximum_per_min_int=opt_int(data.rr_max),
-            breathing_granular_data_array=granular.breathing,
-            snoring_duration_total_seconds_int=opt_int(data.snoring),
-            snoring_events_count_int=opt_int(data.snoringepisodecount),
-            snoring_granular_data_array=granular.snoring,
-        ),
-        non_structured_data_array=(dict(row.raw), *granular.raw_segments),
+            },
+            "heart_rate": {
+                "hr_avg_bpm_int": bpm(data.hr_average),
+                "hr_minimum_bpm_int": bpm(data.hr_min),
+                "hr_maximum_bpm_int": bpm(data.hr_max),
+                "hr_granular_data_array": granular.hr,
+            },
+            "breathing": {
+                "breaths_avg_per_min_int": opt_int(data.rr_average),
+                "breaths_minimum_per_min_int": opt_int(data.rr_min),
+                "breaths_maximum_per_min_int": opt_int(data.rr_max),
+                "breathing_granular_data_array": granular.breathing,
+                "snoring_duration_total_seconds_int": opt_int(data.snoring),
+                "snoring_events_count_int": opt_int(data.snoringepisodecount),
+                "snoring_granular_data_array": granular.snoring,
+            },
+            # The model copies each record: no copy of our own.
+            "non_structured_data_array": (row.raw, *granular.raw_segments),
+        },
+        client_uuid=ctx.client_uuid,
+        user_id=ctx.user_id,
     )
-    document = SleepSummaryDocument.of(summary, client_uuid=ctx.client_uuid, user_id=ctx.user_id)
-    return produced(document, row.date.isoformat(), row.date)
+    return produced(document, day, row.date)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -387,48 +388,46 @@ def _from_session(session: _Session, day: date, ctx: UserContext, detail: _Detai
     granular = _granular(detail, start_s, end_s, tz)
     hr_values = [item["hr_bpm_int"] for item in granular.hr]
     rr_values = [item["breaths_per_min_int"] for item in granular.breathing]
-    metadata = summary_metadata(local_datetime(end_s, tz), ctx.user_id)
-    summary = SleepSummary(
-        metadata=metadata,
-        duration=SleepDuration(
-            sleep_start_datetime_string=iso_local(start_s, tz),
-            sleep_end_datetime_string=metadata.datetime_string,
-            sleep_date_string=day.isoformat(),
-            sleep_duration_seconds_int=sleep_s,
-            time_in_bed_seconds_int=in_bed_s,
-            light_sleep_duration_seconds_int=_stage_seconds(spans, _LIGHT),
-            deep_sleep_duration_seconds_int=_stage_seconds(spans, _DEEP),
-            rem_sleep_duration_seconds_int=_stage_seconds(spans, _REM),
-            time_to_fall_asleep_seconds_int=latency_s,
-            time_awake_during_sleep_seconds_int=awake_s,
-        ),
-        scores=SleepScores(
-            sleep_efficiency_1_100_score_int=(
-                round_half_away(Decimal(sleep_s * 100) / in_bed_s) if in_bed_s > 0 else None
-            )
-        ),
-        heart_rate=SleepHeartRate(
-            hr_avg_bpm_int=_mean(hr_values),
-            hr_minimum_bpm_int=_min(hr_values),
-            hr_maximum_bpm_int=_max(hr_values),
-            hr_granular_data_array=granular.hr,
-        ),
-        breathing=SleepBreathing(
-            breaths_avg_per_min_int=_mean(rr_values),
-            breaths_minimum_per_min_int=_min(rr_values),
-            breaths_maximum_per_min_int=_max(rr_values),
-            breathing_granular_data_array=granular.breathing,
-            snoring_granular_data_array=granular.snoring,
-        ),
-        non_structured_data_array=tuple(dict(s.raw) for s in segments),
+    ended = iso_local(end_s, tz)
+    document = SleepSummaryDocument.of_fields(
+        {
+            "metadata": summary_metadata(ended, ctx.user_id),
+            "duration": {
+                "sleep_start_datetime_string": iso_local(start_s, tz),
+                "sleep_end_datetime_string": ended,
+                "sleep_date_string": day.isoformat(),
+                "sleep_duration_seconds_int": sleep_s,
+                "time_in_bed_seconds_int": in_bed_s,
+                "light_sleep_duration_seconds_int": _stage_seconds(spans, _LIGHT),
+                "deep_sleep_duration_seconds_int": _stage_seconds(spans, _DEEP),
+                "rem_sleep_duration_seconds_int": _stage_seconds(spans, _REM),
+                "time_to_fall_asleep_seconds_int": latency_s,
+                "time_awake_during_sleep_seconds_int": awake_s,
+            },
+            "scores": {
+                "sleep_efficiency_1_100_score_int": (
+                    round_half_away(Decimal(sleep_s * 100) / in_bed_s) if in_bed_s > 0 else None
+                )
+            },
+            "heart_rate": {
+                "hr_avg_bpm_int": mean_int(hr_values),
+                "hr_minimum_bpm_int": _min(hr_values),
+                "hr_maximum_bpm_int": _max(hr_values),
+                "hr_granular_data_array": granular.hr,
+            },
+            "breathing": {
+                "breaths_avg_per_min_int": mean_int(rr_values),
+                "breaths_minimum_per_min_int": _min(rr_values),
+                "breaths_maximum_per_min_int": _max(rr_values),
+                "breathing_granular_data_array": granular.breathing,
+                "snoring_granular_data_array": granular.snoring,
+            },
+            "non_structured_data_array": tuple(s.raw for s in segments),
+        },
+        client_uuid=ctx.client_uuid,
+        user_id=ctx.user_id,
     )
-    document = SleepSummaryDocument.of(summary, client_uuid=ctx.client_uuid, user_id=ctx.user_id)
     return produced(document, day.isoformat(), day)
-
-
-def _mean(values: Sequence[int | None]) -> int | None:
-    present = [v for v in values if v is not None]
-    return round_half_away(Decimal(sum(present)) / len(present)) if present else None
 
 
 def _min(values: Sequence[int | None]) -> int | None:

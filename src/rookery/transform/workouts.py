@@ -8,13 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rookery.model.common import Distance, HeartRate, Oxygenation, event_metadata
-from rookery.model.physical import (
-    ActivityEvent,
-    ActivityEventActivity,
-    ActivityEventCalories,
-    ActivityEventDocument,
-)
+from rookery.model.common import event_metadata, format_datetime
+from rookery.model.physical import ActivityEventDocument
 from rookery.transform.context import Produced, UserContext
 from rookery.transform.rules import (
     bpm,
@@ -62,41 +57,46 @@ def _event(workout: Workout, ctx: UserContext) -> Produced:
         else sum_present(data.pause_duration, data.algo_pause_duration)
     )
     start = local_datetime(workout.startdate, tz)
-    metadata = event_metadata(start, ctx.user_id, under_physical_activity=True)
-    event = ActivityEvent(
-        metadata=metadata,
-        activity=ActivityEventActivity(
-            activity_start_datetime_string=metadata.datetime_string,
-            activity_end_datetime_string=iso_local(workout.enddate, tz),
-            activity_duration_seconds_int=workout.enddate - workout.startdate,
-            activity_type_name_string=workout_name(workout.category),
-            rest_seconds_int=opt_int(rest_s),
-        ),
-        calories=ActivityEventCalories(
-            calories_net_active_kcal_float=opt_float(
-                first_present(data.calories, positive(data.manual_calories))
-            )
-        ),
-        distance=Distance(
-            steps_int=opt_int(data.steps),
-            walked_distance_meters_float=opt_float(distance_m),
-            traveled_distance_meters_float=opt_float(distance_m),
-            swimming_num_laps_int=opt_int(data.pool_laps),
-            swimming_pool_length_meters_float=opt_float(data.pool_length),
-            swimming_num_strokes_float=opt_float(data.strokes),
-            swimming_total_distance_meters_float=(
-                None
-                if laps is None or pool_length_m is None
-                else float(exact(laps) * exact(pool_length_m))
-            ),
-        ),
-        heart_rate=HeartRate(
-            hr_avg_bpm_int=bpm(data.hr_average),
-            hr_minimum_bpm_int=bpm(data.hr_min),
-            hr_maximum_bpm_int=bpm(data.hr_max),
-        ),
-        oxygenation=Oxygenation(saturation_avg_percentage_int=opt_int(positive(data.spo2_average))),
-        non_structured_data_array=(dict(workout.raw),),
+    started = format_datetime(start)
+    # The event's fields by ROOK key, validated once with the document (see `of_fields`).
+    document = ActivityEventDocument.of_fields(
+        {
+            "metadata": event_metadata(started, ctx.user_id, under_physical_activity=True),
+            "activity": {
+                "activity_start_datetime_string": started,
+                "activity_end_datetime_string": iso_local(workout.enddate, tz),
+                "activity_duration_seconds_int": workout.enddate - workout.startdate,
+                "activity_type_name_string": workout_name(workout.category),
+                "rest_seconds_int": opt_int(rest_s),
+            },
+            "calories": {
+                "calories_net_active_kcal_float": opt_float(
+                    first_present(data.calories, positive(data.manual_calories))
+                )
+            },
+            "distance": {
+                "steps_int": opt_int(data.steps),
+                "walked_distance_meters_float": opt_float(distance_m),
+                "traveled_distance_meters_float": opt_float(distance_m),
+                "swimming_num_laps_int": opt_int(data.pool_laps),
+                "swimming_pool_length_meters_float": opt_float(data.pool_length),
+                "swimming_num_strokes_float": opt_float(data.strokes),
+                "swimming_total_distance_meters_float": (
+                    None
+                    if laps is None or pool_length_m is None
+                    else float(exact(laps) * exact(pool_length_m))
+                ),
+            },
+            "heart_rate": {
+                "hr_avg_bpm_int": bpm(data.hr_average),
+                "hr_minimum_bpm_int": bpm(data.hr_min),
+                "hr_maximum_bpm_int": bpm(data.hr_max),
+            },
+            "oxygenation": {"saturation_avg_percentage_int": opt_int(positive(data.spo2_average))},
+            # The model copies the record: no copy of our own.
+            "non_structured_data_array": (workout.raw,),
+        },
+        client_uuid=ctx.client_uuid,
+        user_id=ctx.user_id,
     )
-    document = ActivityEventDocument.of(event, client_uuid=ctx.client_uuid, user_id=ctx.user_id)
     return produced(document, f"workout:{workout.id}", start.date())

@@ -380,40 +380,50 @@ def _warn_unknown(table: str, code: object) -> None:
     logger.warning("withings.unknown_code", extra={"table": table, "code": code})
 
 
+# Lookups by value: a dict lookup is several times faster than calling the enum (a getmeas page
+# has tens of thousands of measures). Each holds every member, UNKNOWN's own -1 included.
+_MEASURE_TYPES: Final[dict[int, MeasureType]] = {member.value: member for member in MeasureType}
+_MEASURE_ATTRIBS: Final[dict[int, MeasureAttrib]] = {
+    member.value: member for member in MeasureAttrib
+}
+_SLEEP_STATES: Final[dict[int, SleepState]] = {member.value: member for member in SleepState}
+_APPLIS: Final[dict[int, Appli]] = {member.value: member for member in Appli}
+
+
 def measure_type(code: int) -> MeasureType:
     """The measure type for a `meastype` code, or UNKNOWN (logged once)."""
-    try:
-        return MeasureType(code)
-    except ValueError:
+    found = _MEASURE_TYPES.get(code)
+    if found is None:
         _warn_unknown("meastype", code)
         return MeasureType.UNKNOWN
+    return found
 
 
 def measure_attrib(code: int) -> MeasureAttrib:
     """The attribution of a measure group, or UNKNOWN (logged once)."""
-    try:
-        return MeasureAttrib(code)
-    except ValueError:
+    found = _MEASURE_ATTRIBS.get(code)
+    if found is None:
         _warn_unknown("attrib", code)
         return MeasureAttrib.UNKNOWN
+    return found
 
 
 def sleep_state(code: int) -> SleepState:
     """The sleep state of a segment, or UNKNOWN (logged once)."""
-    try:
-        return SleepState(code)
-    except ValueError:
+    found = _SLEEP_STATES.get(code)
+    if found is None:
         _warn_unknown("sleep_state", code)
         return SleepState.UNKNOWN
+    return found
 
 
 def appli(code: int) -> Appli:
     """The notification category for an `appli` code, or UNKNOWN (logged once)."""
-    try:
-        return Appli(code)
-    except ValueError:
+    found = _APPLIS.get(code)
+    if found is None:
         _warn_unknown("appli", code)
         return Appli.UNKNOWN
+    return found
 
 
 def user_action(value: str) -> UserAction:
