@@ -47,7 +47,11 @@ class SyncStatusBody(BaseModel):
     pending_fetches: int = Field(description="Fetches queued or running now.")
 
 
-@router.get("/users/{user_id}/sync", summary="A user's sync status")
+@router.get(
+    "/users/{user_id}/sync",
+    summary="A user's sync status",
+    responses=error_responses(HTTPStatus.UNPROCESSABLE_ENTITY),
+)
 async def get_sync_status(user_id: str, client: ClientDep, session: SessionDep) -> SyncStatusBody:
     """The user's Withings sync status; 404 for a user the client does not have."""
     status = await sync_status(session, client_id=client.id, user_id=user_id)
