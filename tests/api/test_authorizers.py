@@ -94,7 +94,7 @@ async def test_authorizers_lists_withings_with_a_fresh_consent_url_and_creates_t
     assert f"{url.scheme}://{url.netloc}{url.path}" == str(settings.withings_authorize_url)
     query = {key: values[0] for key, values in parse_qs(url.query).items()}
     assert query["redirect_uri"] == "http://127.0.0.1:8000/withings/oauth/callback"
-    assert query["scope"] == "user.metrics,user.activity"
+    assert query["scope"] == "user.info,user.metrics,user.activity"
     assert query["client_id"] == settings.withings_client_id
     other_state = parse_qs(urlsplit(second.json()["data_sources"][0]["authorization_url"]).query)
     assert other_state["state"][0] != query["state"]

@@ -30,14 +30,14 @@ from rookery.app import Resources, create_app
 from rookery.config import Settings
 from rookery.connections.context import ConnectionContext
 from rookery.connections.jobs import register_jobs
-from rookery.jobs import queue
+from rookery.jobs import queue, ratelimit
 from rookery.jobs.kinds import JobKind
 from rookery.jobs.registry import JobContext, Park, Registry, Retry
 from rookery.sandbox.server import Sandbox, create_sandbox_app
 from rookery.sandbox.settings import SandboxSettings
 from rookery.store.clients import NewClient, create_client
 from rookery.store.migrate import upgrade
-from rookery.store.tables import Delivery, Job, User, WithingsConnection
+from rookery.store.tables import Delivery, Job, RateLimit, User, WithingsConnection
 from tests.sandbox.factories import make_world
 from tests.sandbox.servers import serve
 
@@ -211,14 +211,17 @@ class Browser:
         assert location.startswith(self.stack.sandbox_url + "/oauth2_user/authorize2?")
         return location
 
-    async def consent(self, authorize_url: str, decision: str = "allow") -> str:
-        """Decide on the sandbox's consent page: the callback URL Withings redirects to."""
+    async def consent(
+        self, authorize_url: str, decision: str = "allow", granted: list[str] | None = None
+    ) -> str:
+        """Decide on the sandbox's consent page (granting `granted`, by default every scope
+        asked for): the callback URL Withings redirects to."""
         params = {key: values[0] for key, values in parse_qs(urlsplit(authorize_url).query).items()}
         form: dict[str, str | list[str]] = {
             **params,
             "userid": str(WITHINGS_USER),
             "decision": decision,
-            "granted": params["scope"].split(","),
+            "granted": params["scope"].split(",") if granted is None else granted,
         }
         response = await self.http.post(
             f"{self.stack.sandbox_url}/oauth2_user/authorize2", data=form
@@ -301,6 +304,16 @@ async def client_events(resources: Resources, client: NewClient) -> list[tuple[s
             .order_by(Delivery.created_at)
         )
         return [(user_id, str(event)) for user_id, event in rows.all()]
+
+
+async def window_grants(resources: Resources) -> int:
+    """How many Withings calls the deployment's rate limit counts in its current window."""
+    async with resources.sessions() as session:
+        grants = await session.scalar(
+            select(RateLimit.recent_grants_epoch_s).where(RateLimit.name == ratelimit.WITHINGS)
+        )
+    now_s = time.time()
+    return sum(1 for grant in grants or [] if grant > now_s - ratelimit.WINDOW_S)
 
 
 async def queued_kinds(resources: Resources) -> list[str]:

@@ -16,9 +16,10 @@ from rookery.app import Resources, open_resources
 from rookery.config import Settings
 from rookery.connections.links import handle_withings_unlink
 from rookery.connections.tokens import NotLinkedError, access_token, force_refresh
+from rookery.jobs import ratelimit
 from rookery.store.clients import NewClient
 from rookery.store.enums import ConnectionState
-from rookery.store.tables import OAuthState, WithingsConnection, utc_now
+from rookery.store.tables import OAuthState, RateLimit, WithingsConnection, utc_now
 from rookery.withings.errors import WithingsRateLimited, WithingsUnavailable
 from tests.connections.stack import (
     WITHINGS_USER,
@@ -36,7 +37,7 @@ from tests.connections.stack import (
 
 pytestmark = pytest.mark.anyio
 
-ALL_SUBSCRIBED = [1, 2, 4, 16, 44, 54]
+ALL_SUBSCRIBED = [1, 2, 4, 16, 44, 46, 54]
 
 
 def _query(url: str) -> dict[str, str]:
@@ -68,13 +69,13 @@ async def test_linking_stores_the_connection_subscribes_and_tells_the_client(
     assert connection is not None
     assert connection.state is ConnectionState.LINKED
     assert connection.withings_userid == WITHINGS_USER
-    assert connection.scopes == ["user.activity", "user.metrics"]
+    assert connection.scopes == ["user.activity", "user.info", "user.metrics"]
     assert connection.subscribed_applis == []
     assert await client_events(resources, client) == [
         ("user-1", "user_created"),
         ("user-1", "data_source_linked"),
     ]
-    assert await queued_kinds(resources) == ["withings.subscribe"]
+    assert await queued_kinds(resources) == ["pipeline.backfill", "withings.subscribe"]
 
     assert await run_connection_jobs(resources) == ["withings.subscribe: done"]
 
@@ -114,8 +115,8 @@ async def test_a_failed_subscribe_is_retried_and_a_retry_makes_only_the_missing_
 
     assert await run_connection_jobs(resources) == ["withings.subscribe: done"]
     subscribed = sorted(s["appli"] for s in stack.sandbox_user()["subscriptions"])
-    assert subscribed == [4, 16, 44, 54]
-    assert len(stack.calls("subscribe", "/notify")) == 1 + 4  # the failed one, then the missing
+    assert subscribed == [4, 16, 44, 46, 54]
+    assert len(stack.calls("subscribe", "/notify")) == 1 + 5  # the failed one, then the missing
     stored = await connection_row(resources, client, "user-1")
     assert stored is not None
     assert stored.subscribed_applis == ALL_SUBSCRIBED
@@ -226,6 +227,11 @@ async def test_a_transient_refresh_failure_leaves_the_connection_linked(
     with pytest.raises(error):
         await access_token(ctx, connection.id)
 
+    if error is WithingsRateLimited:
+        # A 601 holds every Withings call of the deployment for its wait; let it pass.
+        assert await ratelimit.acquire(resources.engine, per_minute=120) > 0
+        async with resources.sessions.begin() as session:
+            await session.execute(update(RateLimit).values(blocked_until=None))
     stored = await connection_row(resources, client, "user-1")
     assert stored is not None
     assert stored.state is ConnectionState.LINKED
@@ -411,6 +417,55 @@ async def test_withings_own_unlink_does_what_a_disconnect_does(
         assert (await client_events(resources, owner))[-1] == (user_id, "data_source_unlinked")
     assert "withings.revoke: done" in await run_connection_jobs(resources)
     assert stack.sandbox_user()["refresh_tokens"] == []
+
+
+async def test_an_unlink_at_withings_reaches_rookery_through_appli_46(
+    stack: Stack, resources: Resources, browser: Browser
+) -> None:
+    client, connection = await _linked(stack, resources, browser)
+    assert await run_connection_jobs(resources) == ["withings.subscribe: done"]
+    assert 46 in {s["appli"] for s in stack.sandbox_user()["subscriptions"]}
+
+    # The user unlinks Rookery in their Withings account: Withings sends appli 46.
+    sent = stack.control("POST", "notifications", userid=WITHINGS_USER, appli=46, action="unlink")
+
+    (delivery,) = stack.control("GET", "deliveries")["deliveries"]
+    assert delivery["id"] in sent["deliveries"]
+    assert delivery["state"] == "delivered"
+    stored = await connection_row(resources, client, "user-1")
+    assert stored is not None
+    assert stored.id == connection.id
+    assert stored.state is ConnectionState.UNLINKED
+    assert stored.refresh_token_encrypted is None
+    assert (await client_events(resources, client))[-1] == ("user-1", "data_source_unlinked")
+    assert "withings.revoke" in await queued_kinds(resources)
+
+
+async def test_without_user_info_there_is_no_unlink_subscription(
+    stack: Stack, resources: Resources, browser: Browser
+) -> None:
+    client = await new_client(resources)
+    await enable_withings(stack, client)
+    callback = await browser.consent(
+        await browser.connect(client, "user-1"), granted=["user.metrics", "user.activity"]
+    )
+    assert (await browser.callback(callback)).status_code == 303
+    assert await run_connection_jobs(resources) == ["withings.subscribe: done"]
+    assert sorted(s["appli"] for s in stack.sandbox_user()["subscriptions"]) == [
+        1,
+        2,
+        4,
+        16,
+        44,
+        54,
+    ]
+
+    sent = stack.control("POST", "notifications", userid=WITHINGS_USER, appli=46, action="unlink")
+
+    assert sent["deliveries"] == []  # Withings has nobody to tell
+    stored = await connection_row(resources, client, "user-1")
+    assert stored is not None
+    assert stored.state is ConnectionState.LINKED
 
 
 async def test_disconnect_on_the_page_needs_the_page_token_and_cookie(

@@ -23,6 +23,7 @@ from rookery.connections.links import connection_of, ensure_user, is_linked, unl
 from rookery.connections.oauth import authorization_url_for
 from rookery.connections.redirects import check_redirect_url
 from rookery.errors import InvalidInputError, NotFoundError, UnauthenticatedError
+from rookery.store.audit import client_actor
 from rookery.store.clients import UNAUTHENTICATED_MESSAGE, is_data_source_enabled
 from rookery.store.enums import DataSource
 from rookery.store.tables import Client, utc_now
@@ -281,7 +282,12 @@ async def revoke_auth(
             f"Must be one of {', '.join(source.value for source in DataSource)}."
         )
     unlinked = await unlink_user(
-        session, client=client, user_id=user_id, reason="revoked by the client", now=utc_now()
+        session,
+        client=client,
+        user_id=user_id,
+        reason="revoked by the client",
+        now=utc_now(),
+        actor=client_actor(client.id),
     )
     await session.commit()
     if not unlinked:

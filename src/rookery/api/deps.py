@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection
 from rookery.config import Settings
 from rookery.delivery.ssrf import WebhookPolicy
 from rookery.errors import UnauthenticatedError
+from rookery.metrics import Metrics
 from rookery.store.clients import UNAUTHENTICATED_MESSAGE, authenticate_client
 from rookery.store.crypto import TokenCipher
 from rookery.store.tables import Client
@@ -56,6 +57,11 @@ def get_cipher(request: Request) -> TokenCipher:
     return _resources(request).cipher
 
 
+def get_metrics(request: Request) -> Metrics:
+    """What this process counts."""
+    return _resources(request).metrics
+
+
 def get_webhook_policy(request: Request) -> WebhookPolicy:
     """Where client webhooks may go."""
     return _resources(request).webhook_policy
@@ -71,6 +77,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CipherDep = Annotated[TokenCipher, Depends(get_cipher)]
 WebhookPolicyDep = Annotated[WebhookPolicy, Depends(get_webhook_policy)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 
 async def get_client(

@@ -11,9 +11,10 @@ import httpx2
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from rookery.config import Settings
+from rookery.metrics import Metrics
 from rookery.store.crypto import TokenCipher
 from rookery.store.tables import utc_now
-from rookery.withings.client import ExchangeRecorder, WithingsClient
+from rookery.withings.client import Exchange, ExchangeRecorder, WithingsClient
 
 if TYPE_CHECKING:
     from rookery.app import Resources
@@ -45,15 +46,28 @@ class ConnectionContext:
         recorder: ExchangeRecorder | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> ConnectionContext:
-        """The context of a running process (server, worker, CLI)."""
+        """The context of a running process (server, worker, CLI); every Withings call it
+        makes is counted in the process's metrics, then passed to `recorder`."""
+        counted = _counting(resources.metrics, recorder)
         return cls(
             settings=resources.settings,
             engine=resources.engine,
             sessions=resources.sessions,
             cipher=resources.cipher,
-            withings=withings_client(resources.settings, resources.http, recorder=recorder),
+            withings=withings_client(resources.settings, resources.http, recorder=counted),
             clock=clock,
         )
+
+
+def _counting(metrics: Metrics, recorder: ExchangeRecorder | None) -> ExchangeRecorder:
+    if recorder is None:
+        return metrics.record_withings_call
+
+    async def record(exchange: Exchange) -> None:
+        await metrics.record_withings_call(exchange)
+        await recorder(exchange)
+
+    return record
 
 
 def withings_client(

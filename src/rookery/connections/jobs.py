@@ -2,6 +2,8 @@
 
 Both talk to Withings, so both run as durable jobs: a failure is retried later (a 601 defers by
 Withings' own wait), never lost, and the user's request that caused them has long returned.
+Every request they make takes a grant from the deployment's rate limit first (the one after a
+401 too; a token refresh takes its own, in `tokens`), and defers the job when none is free.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from rookery.withings.errors import (
 logger = structlog.get_logger(__name__)
 
 SUBSCRIPTION_COMMENT: Final = "Rookery"
+# The data categories, and first the user category (appli 46, user.info): it carries Withings'
+# own unlink notice, which unlinks the user here as a disconnect does.
+CONNECTION_APPLIS: Final = (Appli.USER, *SUBSCRIBED_APPLIS)
 
 
 def register_jobs(registry: Registry) -> None:
@@ -41,7 +46,7 @@ def register_jobs(registry: Registry) -> None:
 def applis_for(scopes: list[str] | tuple[str, ...]) -> tuple[Appli, ...]:
     """The notification categories Rookery subscribes to for these granted scopes, in order."""
     granted = {Scope(scope) for scope in scopes if scope in Scope.__members__.values()}
-    return tuple(appli for appli in SUBSCRIBED_APPLIS if APPLIS[appli].scope in granted)
+    return tuple(appli for appli in CONNECTION_APPLIS if APPLIS[appli].scope in granted)
 
 
 async def subscribe(ctx: JobContext, job: Job) -> None:
@@ -60,9 +65,8 @@ async def subscribe(ctx: JobContext, job: Job) -> None:
         callback = await notify_callback_url(session, ctx.cipher, ctx.settings)
         await session.commit()  # the notification token, if this created it
     for appli in missing:
-        await _take_call(ctx, job)
         try:
-            await _subscribe_one(context, connection_id, appli, callback)
+            await _subscribe_one(ctx, job, context, connection_id, appli, callback)
         except NotLinkedError:
             return  # unlinked, or the grant died meanwhile: nothing left to subscribe
         except WithingsRateLimited as limited:
@@ -73,15 +77,23 @@ async def subscribe(ctx: JobContext, job: Job) -> None:
 
 
 async def _subscribe_one(
-    context: ConnectionContext, connection_id: uuid.UUID, appli: Appli, callback: str
+    ctx: JobContext,
+    job: Job,
+    context: ConnectionContext,
+    connection_id: uuid.UUID,
+    appli: Appli,
+    callback: str,
 ) -> None:
     token = await access_token(context, connection_id)
+    # After the token: a refresh deferred for want of a grant leaves this one unspent.
+    await _take_call(ctx, job)
     try:
         await context.withings.notify_subscribe(
             token, callbackurl=callback, appli=appli, comment=SUBSCRIPTION_COMMENT
         )
     except WithingsAuthError:
         token = await force_refresh(context, connection_id, rejected_token=token)
+        await _take_call(ctx, job)  # the second try is a call of its own
         await context.withings.notify_subscribe(
             token, callbackurl=callback, appli=appli, comment=SUBSCRIPTION_COMMENT
         )

@@ -2,7 +2,8 @@
 Withings, and marked for re-linking when Withings refuses its refresh token.
 
 Every change is made in the caller's transaction together with what follows from it (the jobs
-to run at Withings, the client's notification events), so that a commit keeps all or nothing.
+to run at Withings, the client's notification events, the audit trail), so that a commit keeps
+all or nothing. Audit events name the user and the scopes, never a token.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from rookery.delivery.events import ClientEvent, EventLevel
 from rookery.delivery.queue import enqueue_client_event
 from rookery.jobs.kinds import JobKind
 from rookery.jobs.queue import enqueue
+from rookery.store.audit import record_audit
 from rookery.store.crypto import TokenCipher
-from rookery.store.enums import ConnectionState
+from rookery.store.enums import AuditAction, ConnectionState
 from rookery.store.tables import Client, User, WithingsConnection
 from rookery.store.users import get_or_create_user
 from rookery.withings.responses import TokenSet
@@ -28,11 +30,22 @@ from rookery.withings.responses import TokenSet
 logger = structlog.get_logger(__name__)
 
 DATA_SOURCE: Final = "Withings"
+# The audit actor of what Withings itself did (an unlink notice, a refused refresh token).
+WITHINGS_ACTOR: Final = "withings"
 
-# The hook of the link: each kind is enqueued with payload {"connection_id": "<uuid>"} whenever
-# a connection is linked or relinked, in the transaction that stores it. Add a kind here to run
-# it on link (the pipeline's backfill belongs here).
-ON_LINKED_KINDS: Final[tuple[JobKind, ...]] = (JobKind.WITHINGS_SUBSCRIBE,)
+
+def user_actor(user_id: str) -> str:
+    """The audit actor of a user acting for themselves (consent, the connections page)."""
+    return f"user:{user_id}"
+
+
+# The hook of the link: each kind is enqueued with payload {"connection_id": "<uuid>"} and
+# dedupe key "<kind>:<connection_id>" whenever a connection is linked or relinked, in the
+# transaction that stores it: its subscriptions, and the pipeline's history pull.
+ON_LINKED_KINDS: Final[tuple[JobKind, ...]] = (
+    JobKind.WITHINGS_SUBSCRIBE,
+    JobKind.PIPELINE_BACKFILL,
+)
 
 
 def connection_payload(connection_id: uuid.UUID) -> dict[str, str]:
@@ -84,6 +97,7 @@ async def link(
         .with_for_update()
         .execution_options(populate_existing=True)
     )
+    relinked = connection is not None
     if connection is None:
         connection = WithingsConnection(user_pk=user.id, state=ConnectionState.LINKED)
         session.add(connection)
@@ -105,6 +119,14 @@ async def link(
         action=ClientEvent.DATA_SOURCE_LINKED,
         level=EventLevel.INFO,
         message=f"{DATA_SOURCE} linked",
+    )
+    await record_audit(
+        session,
+        actor=user_actor(user.user_id),
+        action=AuditAction.CONNECTION_LINKED,
+        client_id=client.id,
+        subject=user.user_id,
+        details={"data_source": DATA_SOURCE, "scopes": connection.scopes, "relinked": relinked},
     )
     logger.info("withings_linked", connection_id=str(connection.id), client_id=str(client.id))
     return connection
@@ -130,9 +152,11 @@ async def unlink(
     user_id: str,
     reason: str,
     now: datetime,
+    actor: str | None = None,
 ) -> bool:
     """Unlink at once: tokens deleted, state `unlinked`, the client's `data_source_unlinked`
-    event, and a job that revokes the grant (and with it the subscriptions) at Withings.
+    event, an audit event by `actor` (default: the user), and a job that revokes the grant
+    (and with it the subscriptions) at Withings.
 
     False (and nothing changed) when the connection was already unlinked. Caller commits.
     """
@@ -159,14 +183,29 @@ async def unlink(
         level=EventLevel.INFO,
         message=f"{DATA_SOURCE} unlinked ({reason})",
     )
+    await record_audit(
+        session,
+        actor=actor or user_actor(user_id),
+        action=AuditAction.CONNECTION_UNLINKED,
+        client_id=client.id,
+        subject=user_id,
+        details={"data_source": DATA_SOURCE, "reason": reason},
+    )
     logger.info("withings_unlinked", connection_id=str(connection.id), reason=reason)
     return True
 
 
 async def unlink_user(
-    session: AsyncSession, *, client: Client, user_id: str, reason: str, now: datetime
+    session: AsyncSession,
+    *,
+    client: Client,
+    user_id: str,
+    reason: str,
+    now: datetime,
+    actor: str | None = None,
 ) -> bool:
-    """Unlink the client's user `user_id`; False when it had nothing linked. Caller commits."""
+    """Unlink the client's user `user_id` (audited as done by `actor`, default the user);
+    False when it had nothing linked. Caller commits."""
     connection = await session.scalar(
         select(WithingsConnection)
         .join(User, User.id == WithingsConnection.user_pk)
@@ -176,7 +215,9 @@ async def unlink_user(
     )
     if connection is None:
         return False
-    return await unlink(session, connection, client=client, user_id=user_id, reason=reason, now=now)
+    return await unlink(
+        session, connection, client=client, user_id=user_id, reason=reason, now=now, actor=actor
+    )
 
 
 async def handle_withings_unlink(
@@ -205,6 +246,7 @@ async def handle_withings_unlink(
             user_id=user.user_id,
             reason="unlinked at Withings",
             now=now,
+            actor=WITHINGS_ACTOR,
         ):
             unlinked += 1
     return unlinked
@@ -232,6 +274,14 @@ async def mark_needs_relink(
         action=ClientEvent.EXTRACTION_FAILED,
         level=EventLevel.ERROR,
         message=f"{DATA_SOURCE} refused the user's authorization; the user must link again",
+    )
+    await record_audit(
+        session,
+        actor=WITHINGS_ACTOR,
+        action=AuditAction.CONNECTION_NEEDS_RELINK,
+        client_id=client.id,
+        subject=user.user_id,
+        details={"data_source": DATA_SOURCE},
     )
     logger.warning("withings_needs_relink", connection_id=str(connection.id))
 

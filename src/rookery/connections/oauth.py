@@ -5,12 +5,18 @@ redirect URL it was issued for, valid `STATE_LIFETIME`, and deleted by its first
 DELETE … RETURNING decides, so two callbacks racing with one state cannot both win). The callback
 exchanges the code at once (codes live 30 s) and stores the connection in the transaction that
 also queues what follows from it (`links.link`).
+
+The exchange counts against the deployment's Withings rate limit like every call. A user is
+waiting and the code expires soon, so it cannot be deferred as a job is: the callback waits up to
+`CODE_GRANT_WAIT_S` for a free call, then fails the consent cleanly (the user tries again).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,11 +31,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rookery.config import Settings
 from rookery.connections.context import ConnectionContext
 from rookery.connections.links import link
+from rookery.jobs import ratelimit
+from rookery.jobs.kinds import Priority
 from rookery.store.clients import is_data_source_enabled
 from rookery.store.enums import DataSource
 from rookery.store.tables import Client, OAuthState
 from rookery.withings.codes import Scope
-from rookery.withings.errors import WithingsError, WithingsInvalidGrant
+from rookery.withings.errors import WithingsError, WithingsInvalidGrant, WithingsRateLimited
 
 logger = structlog.get_logger(__name__)
 
@@ -37,8 +45,11 @@ CALLBACK_PATH: Final = "/withings/oauth/callback"
 # Long enough for a user to read the consent page and log in; the code itself lives 30 s.
 STATE_LIFETIME: Final = timedelta(minutes=30)
 _STATE_BYTES: Final = 32
-# What Rookery reads: measures and ECG (user.metrics); activity, workouts, sleep (user.activity).
-REQUESTED_SCOPES: Final = (Scope.METRICS, Scope.ACTIVITY)
+# What Rookery reads: measures and ECG (user.metrics); activity, workouts, sleep (user.activity);
+# user.info for Withings' own unlink notification (appli 46), as Home Assistant requests it.
+REQUESTED_SCOPES: Final = (Scope.INFO, Scope.METRICS, Scope.ACTIVITY)
+# The longest the callback waits for a free Withings call before giving up (codes live 30 s).
+CODE_GRANT_WAIT_S: Final = 10.0
 
 
 class ConsentResult(StrEnum):
@@ -182,12 +193,17 @@ async def complete_consent(
         )
     if client is None or not enabled:
         return ConsentOutcome(pending, ConsentResult.FAILED)
+    if not await _take_code_grant(ctx):
+        logger.warning("withings_code_exchange_rate_limited", client_id=str(pending.client_id))
+        return ConsentOutcome(pending, ConsentResult.FAILED)
     try:
         tokens = await ctx.withings.exchange_code(code, callback_url(ctx.settings))
     except WithingsInvalidGrant:
         logger.info("withings_code_refused", client_id=str(pending.client_id))
         return ConsentOutcome(pending, ConsentResult.FAILED)
     except WithingsError as failure:
+        if isinstance(failure, WithingsRateLimited):
+            await ratelimit.hold(ctx.engine, wait_s=failure.wait_seconds)
         logger.warning(
             "withings_code_exchange_failed",
             client_id=str(pending.client_id),
@@ -207,6 +223,23 @@ async def complete_consent(
             now=ctx.now(),
         )
     return ConsentOutcome(pending, ConsentResult.CONNECTED)
+
+
+async def _take_code_grant(ctx: ConnectionContext) -> bool:
+    """Take a call from the deployment's Withings limit for a code exchange, waiting up to
+    `CODE_GRANT_WAIT_S`; False when none came free in time."""
+    deadline = time.monotonic() + CODE_GRANT_WAIT_S
+    while True:
+        wait_s = await ratelimit.acquire(
+            ctx.engine,
+            per_minute=ctx.settings.withings_rate_limit_per_minute,
+            priority=Priority.NOTIFICATION,
+        )
+        if wait_s == 0:
+            return True
+        if time.monotonic() + wait_s > deadline:
+            return False
+        await asyncio.sleep(wait_s)
 
 
 def with_result(url: str, result: str) -> str:

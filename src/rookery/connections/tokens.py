@@ -15,6 +15,14 @@ that fails for a transient reason (Withings unavailable, a timeout, a 601) raise
 connection as it was, to be retried; only `WithingsInvalidGrant` means the grant is dead: the
 connection is marked `needs_relink` and the client is told (`extraction_failed`).
 
+A refresh is a Withings call like any other: it takes a grant from the deployment's rate limit
+(`rookery.jobs.ratelimit`) at notification priority (a refresh unblocks every call of the
+connection, so backfill's reserve rule does not apply), and a 601 holds the whole deployment.
+The grant is taken before the row lock, never while holding it: `acquire` does not wait, and
+when no grant is free the refresh raises `RefreshDeferred` (a `Retry`, so a job defers itself)
+without touching the connection. Of two processes racing to refresh, the one that finds the
+token already replaced once it holds the lock leaves its grant unused (counted, never exceeded).
+
 No token is ever logged.
 """
 
@@ -35,9 +43,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rookery.connections.context import ConnectionContext
 from rookery.connections.links import mark_needs_relink
 from rookery.errors import ConflictError, NotFoundError
+from rookery.jobs import ratelimit
+from rookery.jobs.kinds import Priority
+from rookery.jobs.registry import Retry
 from rookery.store.enums import ConnectionState
 from rookery.store.tables import WithingsConnection
-from rookery.withings.errors import WithingsInvalidGrant
+from rookery.withings.errors import WithingsInvalidGrant, WithingsRateLimited
 from rookery.withings.responses import TokenSet
 
 logger = structlog.get_logger(__name__)
@@ -61,13 +72,23 @@ class NotLinkedError(ConflictError):
         self.state = state
 
 
+class RefreshDeferred(Retry):
+    """No Withings call is free for a refresh now: nothing was changed; ask again after
+    `after_s` seconds (a job raising it is deferred, not failed)."""
+
+    def __init__(self, after_s: float) -> None:
+        super().__init__(after_s, "Withings rate limit (shared budget): token refresh")
+
+
 async def access_token(ctx: ConnectionContext, connection_id: uuid.UUID) -> str:
     """A valid access token for the connection, refreshed first when it expires within
     `REFRESH_MARGIN`.
 
     Raises `NotLinkedError` (unlinked or needs re-link, including when this refresh found the
-    grant dead), `NotFoundError` for an unknown connection, and the `WithingsError` of a refresh
-    that failed for a transient reason (retry later; nothing was changed).
+    grant dead), `NotFoundError` for an unknown connection, `RefreshDeferred` when a refresh is
+    due and the rate limit has no call free, and the `WithingsError` of a refresh that failed
+    for a transient reason (retry later; nothing was changed; a 601 also holds the deployment's
+    calls for its wait).
     """
     async with ctx.sessions() as session:
         connection = await _get(session, connection_id)
@@ -91,10 +112,33 @@ async def force_refresh(
 async def _refresh(
     ctx: ConnectionContext, connection_id: uuid.UUID, *, rejected: str | None
 ) -> str:
-    async with _local_lock(connection_id), ctx.sessions() as session:
-        if ctx.settings.is_postgresql:
-            return await _refresh_holding_row_lock(ctx, session, connection_id, rejected)
-        return await _refresh_single_writer(ctx, session, connection_id, rejected)
+    async with _local_lock(connection_id):
+        async with ctx.sessions() as session:
+            token = _usable_token(ctx, await _get(session, connection_id), rejected=rejected)
+        if token is not None:
+            return token  # replaced meanwhile (this process, or another): no call needed
+        await _take_grant(ctx)
+        try:
+            async with ctx.sessions() as session:
+                if ctx.settings.is_postgresql:
+                    return await _refresh_holding_row_lock(ctx, session, connection_id, rejected)
+                return await _refresh_single_writer(ctx, session, connection_id, rejected)
+        except WithingsRateLimited as limited:
+            # Held once the row lock is released: `hold` is a transaction of its own.
+            await ratelimit.hold(ctx.engine, wait_s=limited.wait_seconds)
+            raise
+
+
+async def _take_grant(ctx: ConnectionContext) -> None:
+    """Count the refresh against the deployment's Withings limit, or raise `RefreshDeferred`."""
+    wait_s = await ratelimit.acquire(
+        ctx.engine,
+        per_minute=ctx.settings.withings_rate_limit_per_minute,
+        priority=Priority.NOTIFICATION,
+    )
+    if wait_s > 0:
+        logger.info("withings_refresh_deferred", wait_s=round(wait_s, 3))
+        raise RefreshDeferred(wait_s)
 
 
 async def _refresh_holding_row_lock(
@@ -124,11 +168,12 @@ async def _refresh_single_writer(
         token = _usable_token(ctx, connection, rejected=rejected)
         if token is not None:
             return token
-        seen_refresh = connection.refresh_token_encrypted
+        seen_refresh = _plain(ctx, connection.refresh_token_encrypted)
     tokens = await _call_refresh(ctx, connection)
     async with session.begin():
         connection = await _get(session, connection_id, lock=True)
-        if connection.refresh_token_encrypted != seen_refresh:
+        # Plaintexts compared: a key rotation re-encrypts the same token meanwhile.
+        if _plain(ctx, connection.refresh_token_encrypted) != seen_refresh:
             # Relinked (or unlinked) while Withings answered: the stored grant is newer than
             # the one just refreshed, so it wins; a dead old grant says nothing about it.
             token = _usable_token(ctx, connection, rejected=None)
@@ -155,6 +200,10 @@ async def _call_refresh(ctx: ConnectionContext, connection: WithingsConnection) 
         return None
     logger.info("withings_token_refreshed", connection_id=str(connection.id))
     return tokens
+
+
+def _plain(ctx: ConnectionContext, ciphertext: str | None) -> str | None:
+    return None if ciphertext is None else ctx.cipher.decrypt(ciphertext)
 
 
 def _store(ctx: ConnectionContext, connection: WithingsConnection, tokens: TokenSet) -> None:

@@ -15,8 +15,8 @@ from sqlalchemy import delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rookery.delivery.events import ClientEvent, ClientEventMessage, EventLevel
-from rookery.delivery.wakeup import ring_after_commit
 from rookery.errors import InvalidInputError, NotFoundError
+from rookery.jobs.wakeup import DELIVERIES, wake_after_commit
 from rookery.model.common import DataStructure
 from rookery.store.enums import DataSource
 from rookery.store.tables import (
@@ -113,7 +113,7 @@ async def _enqueue(session: AsyncSession, delivery: Delivery) -> Delivery:
     delivery.next_attempt_at = delivery.created_at
     session.add(delivery)
     await session.flush()
-    await ring_after_commit(session)
+    await wake_after_commit(session, DELIVERIES)
     return delivery
 
 
@@ -237,7 +237,7 @@ async def _redeliver(session: AsyncSession, original: Delivery) -> Delivery:
     if original.status in OPEN_STATUSES:
         original.next_attempt_at = now
         await session.flush()
-        await ring_after_commit(session)
+        await wake_after_commit(session, DELIVERIES)
         return original
     repeat = Delivery(
         client_id=original.client_id,

@@ -15,7 +15,7 @@ import secrets
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import ExitStack, asynccontextmanager, suppress
+from contextlib import asynccontextmanager, suppress
 from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
@@ -28,7 +28,7 @@ from rookery.jobs.metrics import JobMetrics, Outcome
 from rookery.jobs.registry import JobContext, Park, Registry, Retry
 from rookery.jobs.scheduler import Scheduler
 from rookery.jobs.shield import to_completion
-from rookery.jobs.wakeup import database_key, listen_postgres, local_wakeups
+from rookery.jobs.wakeup import JOBS, listening
 from rookery.store.enums import JobStatus
 from rookery.store.tables import Job, utc_now
 
@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 
 logger = structlog.get_logger(__name__)
 
-DEFAULT_CONCURRENCY: Final = 4
+# A fetch mostly waits on Withings: a notification burst needs more slots than cores.
+DEFAULT_CONCURRENCY: Final = 16
 DEFAULT_LEASE_S: Final = 60.0
 DEFAULT_POLL_S: Final = 5.0
 # Shortest pause between two looks at the queue, so that a due job another worker is busy
@@ -74,7 +75,7 @@ class Worker:
         self.lease_s = lease_s
         self.poll_s = poll_s
         self.owner = owner or worker_id()
-        self.metrics = metrics or JobMetrics()
+        self.metrics = metrics or resources.metrics.jobs
         self.kinds = tuple(registry.handlers)
         self._running: dict[int, asyncio.Task[None]] = {}
         # Jobs whose handler is still running (cancelling one of them is safe).
@@ -87,16 +88,7 @@ class Worker:
         """Work until cancelled; then cancel the running handlers and give their jobs back."""
         engine = self.resources.engine
         helpers = [asyncio.create_task(self._renew_leases(), name="rookery-job-leases")]
-        with ExitStack() as stack:
-            if engine.dialect.name == "postgresql":
-                helpers.append(
-                    asyncio.create_task(
-                        listen_postgres(engine.url, self._wake, retry_s=self.poll_s),
-                        name="rookery-job-listen",
-                    )
-                )
-            else:
-                stack.enter_context(local_wakeups(database_key(engine.url), self._wake))
+        async with listening(engine, JOBS, self._wake.set, retry_s=self.poll_s):
             logger.info(
                 "worker.started", owner=self.owner, kinds=list(self.kinds), slots=self.concurrency
             )

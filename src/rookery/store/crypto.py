@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rookery.config import ENCRYPTION_KEY_FILE, ConfigError, Settings, split_keys
-from rookery.store.tables import Client, WithingsConnection
+from rookery.store.tables import Client, DeploymentSecret, WithingsConnection
 
 
 class DecryptionError(Exception):
@@ -105,14 +105,19 @@ def secret_matches(secret: str, stored_hash: str) -> bool:
 async def reencrypt_stored_values(session: AsyncSession, cipher: TokenCipher) -> int:
     """Re-encrypt every encrypted column under the cipher's first key; returns the values changed.
 
-    Runs in the caller's transaction (commit it to keep the result).
+    Every `_encrypted` column of `rookery.store.tables` is covered: clients' signing keys,
+    connections' tokens, and the deployment's secrets (the notification token in every Withings
+    subscription's callback URL). Runs in the caller's transaction (commit it to keep the
+    result); rows are locked while it runs, so a token refresh meanwhile waits rather than
+    being overwritten with its old value.
     """
     changed = 0
-    for client in (await session.scalars(select(Client))).all():
+    for client in (await session.scalars(select(Client).with_for_update())).all():
         client.hash_key_encrypted = cipher.reencrypt(client.hash_key_encrypted)
         client.webhook_secret_encrypted = cipher.reencrypt(client.webhook_secret_encrypted)
         changed += 2
-    for connection in (await session.scalars(select(WithingsConnection))).all():
+    connections = await session.scalars(select(WithingsConnection).with_for_update())
+    for connection in connections.all():
         if connection.access_token_encrypted is not None:
             connection.access_token_encrypted = cipher.reencrypt(connection.access_token_encrypted)
             changed += 1
@@ -121,5 +126,8 @@ async def reencrypt_stored_values(session: AsyncSession, cipher: TokenCipher) ->
                 connection.refresh_token_encrypted
             )
             changed += 1
+    for secret in (await session.scalars(select(DeploymentSecret).with_for_update())).all():
+        secret.value_encrypted = cipher.reencrypt(secret.value_encrypted)
+        changed += 1
     await session.flush()
     return changed

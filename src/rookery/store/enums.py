@@ -30,6 +30,9 @@ class AuditAction(StrEnum):
     DATA_SOURCE_DISABLED = "data_source.disabled"
     USER_CREATED = "user.created"
     KEYS_ROTATED = "keys.rotated"
+    CONNECTION_LINKED = "connection.linked"
+    CONNECTION_UNLINKED = "connection.unlinked"
+    CONNECTION_NEEDS_RELINK = "connection.needs_relink"
 
 
 class JobStatus(StrEnum):
