@@ -10,25 +10,25 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import uvicorn
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from rookery.app import create_app, open_resources
 from rookery.config import Settings
 from rookery.connections import jobs as connection_jobs
-from rookery.connections.links import ON_LINKED_KINDS, connection_payload
 from rookery.delivery.sender import open_sender
 from rookery.jobs.handlers import all_handlers
-from rookery.jobs.kinds import JobKind, Priority
-from rookery.jobs.queue import enqueue
+from rookery.jobs.kinds import JobKind
 from rookery.jobs.registry import Registry
 from rookery.jobs.worker import run_jobs
 from rookery.sandbox.server import create_sandbox_app
@@ -42,10 +42,12 @@ from rookery.store.tables import (
     Delivery,
     DeliveryStatus,
     Job,
-    WithingsConnection,
     utc_now,
 )
 from tests.delivery.receiver import Receiver
+from tests.jobs.conftest import process_environ
+
+T = TypeVar("T")
 
 DATA_PATH = "/data"
 EVENTS_PATH = "/events"
@@ -138,6 +140,8 @@ class Deployment:
     receiver: Receiver
     client: NewClient
     http: httpx2.Client
+    environ: dict[str, str]
+    """The environment of a child process that runs with these settings (`rookery worker`)."""
 
     @property
     def auth(self) -> tuple[str, str]:
@@ -173,30 +177,48 @@ class Deployment:
         landed = self.http.get(decided.headers["location"])
         assert landed.status_code == 303, landed.text
         assert "result=connected" in landed.headers["location"], landed.headers["location"]
-        if JobKind.PIPELINE_BACKFILL not in ON_LINKED_KINDS:
-            # The linking hook does not list the backfill yet: queue it as the hook would.
-            _run(self._queue_backfill(withings_userid))
 
-    async def _queue_backfill(self, withings_userid: int) -> None:
-        engine = create_engine(self.settings.database_url)
-        try:
-            async with session_factory(engine).begin() as session:
-                connection_ids = await session.scalars(
-                    select(WithingsConnection.id).where(
-                        WithingsConnection.withings_userid == withings_userid
-                    )
-                )
-                for connection_id in connection_ids:
-                    await enqueue(
-                        session,
-                        JobKind.PIPELINE_BACKFILL,
-                        connection_payload(connection_id),
-                        dedupe_key=f"{JobKind.PIPELINE_BACKFILL}:{connection_id}",
-                        connection_id=connection_id,
-                        priority=Priority.NORMAL,
-                    )
-        finally:
-            await engine.dispose()
+    def query(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run `work(session)` in one committed transaction on the deployment's database."""
+
+        async def run() -> T:
+            engine = create_engine(self.settings.database_url)
+            try:
+                async with session_factory(engine).begin() as session:
+                    return await work(session)
+            finally:
+                await engine.dispose()
+
+        result: T = _run(run())
+        return result
+
+    def calls(self) -> list[dict[str, Any]]:
+        """The sandbox's call log (only Rookery calls it; faulted calls name no client)."""
+        answer = self.control("GET", "calls")
+        return list(answer["calls"])
+
+    def subscriptions(self, withings_userid: int) -> list[dict[str, Any]]:
+        """The sandbox's subscriptions of one account."""
+        users = self.control("GET", "users")["users"]
+        (user,) = [user for user in users if user["userid"] == withings_userid]
+        return list(user["subscriptions"])
+
+    def sync(self, user_id: str) -> dict[str, Any]:
+        """Rookery's sync status of the client's user."""
+        answer = self.http.get(
+            f"{self.rookery_url}/api/v1/client/users/{user_id}/sync", auth=self.auth
+        )
+        assert answer.status_code == 200, answer.text
+        result: dict[str, Any] = answer.json()
+        return result
+
+    def wait_backfill(self, user_id: str, *, timeout_s: float = 120.0) -> None:
+        """Wait until the user's backfill is done."""
+        self.wait_for(
+            lambda: self.sync(user_id)["backfill"]["status"] == "done",
+            timeout_s=timeout_s,
+            what="the backfill",
+        )
 
     def data(self) -> list[dict[str, Any]]:
         """The documents the receiver got, decoded, in arrival order."""
@@ -210,7 +232,7 @@ class Deployment:
 
         return [json.loads(r.body) for r in self.receiver.received(EVENTS_PATH)]
 
-    def settle(self, *, timeout_s: float = 60.0) -> None:
+    def settle(self, *, timeout_s: float = 120.0) -> None:
         """Wait until no fetch is queued or running and no delivery is waiting to be sent."""
         self.wait_for(lambda: _run(self._busy()) == 0, timeout_s=timeout_s, what="quiet")
 
@@ -288,13 +310,13 @@ def deployment(
         sandbox_sock, sandbox_url = _listener()
         rookery_sock, rookery_url = _listener()
         receiver_sock, receiver_url = _listener()
-        settings = make_settings(
-            database_url,
-            public_url=rookery_url,
-            withings_api_url=sandbox_url,
-            withings_authorize_url=f"{sandbox_url}/oauth2_user/authorize2",
+        fields = {
+            "public_url": rookery_url,
+            "withings_api_url": sandbox_url,
+            "withings_authorize_url": f"{sandbox_url}/oauth2_user/authorize2",
             **overrides,
-        )
+        }
+        settings = make_settings(database_url, **fields)
         _run(upgrade(settings.database_url))
         sandbox_settings = SandboxSettings(
             clock_speed=1.0,
@@ -318,7 +340,42 @@ def deployment(
             receiver=receiver,
             client=client,
             http=http,
+            environ={
+                **process_environ(settings),
+                **{f"ROOKERY_{name.upper()}": str(value) for name, value in fields.items()},
+            },
         )
+
+
+def weights(documents: list[dict[str, Any]]) -> dict[str, float]:
+    """datetime_string → weight of the delivered body_metrics events (the latest version)."""
+    out: dict[str, float] = {}
+    for document in documents:
+        if document.get("data_structure") != "body_metrics_event":
+            continue
+        for event in document["body_health"]["events"]["body_metrics_event"]:
+            weight = event["body_metrics"]["weight_kg_float"]
+            if weight is not None:
+                out[event["metadata"]["datetime_string"]] = weight
+    return out
+
+
+def sandbox_weights(population: Population, withings_userid: int, since_s: float) -> list[Decimal]:
+    """The sandbox account's weigh-ins (kg) since `since_s` that Rookery keeps (the user's own,
+    not ambiguous), sorted."""
+    user = population.user(withings_userid)
+    return sorted(
+        Decimal(m["value"]).scaleb(m["unit"])
+        for group in user.measuregrps
+        if group["date"] >= since_s and group["attrib"] in (0, 2, 4, 8)
+        for m in group["measures"]
+        if m["type"] == 1
+    )
+
+
+def delivered_weights(documents: list[dict[str, Any]]) -> list[Decimal]:
+    """The delivered weigh-ins (kg), sorted."""
+    return sorted(Decimal(str(w)) for w in weights(documents).values())
 
 
 def now_utc() -> datetime:

@@ -4,31 +4,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from rookery.config import Settings
 from rookery.sandbox.synth import generate_population
-from tests.pipeline.harness import deployment, new_user_id, now_utc
+from tests.pipeline.harness import (
+    delivered_weights,
+    deployment,
+    new_user_id,
+    now_utc,
+    sandbox_weights,
+    weights,
+)
 
 pytestmark = pytest.mark.timeout(180)
 
 BACKFILL_DAYS = 5
-
-
-def _weights(documents: list[dict[str, Any]]) -> dict[str, float]:
-    """datetime_string → weight of the delivered body_metrics events."""
-    out: dict[str, float] = {}
-    for document in documents:
-        if document.get("data_structure") != "body_metrics_event":
-            continue
-        for event in document["body_health"]["events"]["body_metrics_event"]:
-            weight = event["body_metrics"]["weight_kg_float"]
-            if weight is not None:
-                out[event["metadata"]["datetime_string"]] = weight
-    return out
 
 
 def _when(document: dict[str, Any]) -> str:
@@ -66,18 +59,11 @@ def test_backfill_then_notifications(
         ).json()
         assert sync["timezone"] == account.timezone
         # Field by field against the sandbox's own weigh-ins of the backfilled days.
-        user = population.user(account.userid)
         start_s = population.now_utc.timestamp() - BACKFILL_DAYS * 86_400
-        expected = sorted(
-            Decimal(m["value"]).scaleb(m["unit"])
-            for group in user.measuregrps
-            if group["date"] >= start_s and group["attrib"] in (0, 2, 4, 8)
-            for m in group["measures"]
-            if m["type"] == 1
-        )
+        expected = sandbox_weights(population, account.userid, start_s)
         assert expected, "the sandbox user has weigh-ins in the backfilled days"
         stack.wait_for(
-            lambda: sorted(Decimal(str(w)) for w in _weights(stack.data()).values()) == expected,
+            lambda: delivered_weights(stack.data()) == expected,
             what="every weigh-in delivered",
         )
         stack.settle()
@@ -117,7 +103,7 @@ def test_notifications_are_delivered_once_per_version(
         assert group["date"] == taken_s
         started = time.monotonic()
         stack.wait_for(
-            lambda: any(w == 81.234 for w in _weights(stack.data()[before:]).values()),
+            lambda: any(w == 81.234 for w in weights(stack.data()[before:]).values()),
             timeout_s=10,
             what="the new weigh-in",
         )

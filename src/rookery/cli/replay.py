@@ -14,12 +14,9 @@ import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from sqlalchemy.ext.asyncio import AsyncSession
 
     from rookery.config import Settings
-    from rookery.pipeline.rebuild import HookFactory, ReplayCounts
-    from rookery.store.archive import ArchivedConnection
-    from rookery.store.documents import NewVersionHook
+    from rookery.pipeline.rebuild import ReplayCounts
 
 BAD_USAGE_EXIT: Final = 2
 
@@ -54,7 +51,6 @@ def replay(
         client_id,
         user_id,
         deliver,
-        _delivery_hooks() if deliver else None,
         console,
     )
     typer.echo(
@@ -62,19 +58,6 @@ def replay(
         f"{counts.documents} documents, {counts.new_versions} new versions"
         + (" (delivered)" if deliver and counts.new_versions else "")
     )
-
-
-def _delivery_hooks() -> HookFactory:
-    """Hooks that enqueue each new version's delivery, as the live pipeline does."""
-    from rookery.pipeline.days import delivery_hook
-    from rookery.store.tables import Client, User
-
-    async def hooks(session: AsyncSession, connection: ArchivedConnection) -> NewVersionHook:
-        client = await session.get_one(Client, connection.client_id)
-        user = await session.get_one(User, connection.user_pk)
-        return delivery_hook(session, client=client, user=user)
-
-    return hooks
 
 
 def _scope(client_uuid: str | None, user_id: str | None, everything: bool) -> uuid.UUID | None:
@@ -101,7 +84,6 @@ async def _replay(
     client_id: uuid.UUID | None,
     user_id: str | None,
     deliver: bool,
-    hook_factory: HookFactory | None,
     console: Console,
 ) -> ReplayCounts:
     from rich.progress import (
@@ -137,7 +119,6 @@ async def _replay(
                     sessions,
                     connection,
                     deliver=deliver,
-                    hook_factory=hook_factory,
                     advance=lambda n: progress.advance(task, n),
                     counts=counts,
                 )

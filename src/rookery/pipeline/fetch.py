@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rookery.connections.tokens import NotLinkedError
 from rookery.delivery.events import ClientEvent, EventLevel
@@ -28,7 +28,13 @@ from rookery.delivery.queue import enqueue_client_event
 from rookery.jobs.queue import describe_error
 from rookery.jobs.registry import JobContext, Park, Retry
 from rookery.pipeline.calls import JobCalls
-from rookery.pipeline.documents import store_documents
+from rookery.pipeline.days import close_day
+from rookery.pipeline.documents import (
+    activity_row,
+    has_intraday,
+    store_documents,
+    stored_physical_summaries,
+)
 from rookery.pipeline.learn import learned_heights, learned_timezone, seen_until
 from rookery.pipeline.plans import PLANS, Domain, FetchPlan, WindowKind
 from rookery.pipeline.rebuild import RawCall, produce_documents
@@ -52,12 +58,19 @@ from rookery.store.tables import (
     WithingsConnection,
     utc_now,
 )
+from rookery.transform.activity import preferred_rows
 from rookery.transform.context import HeightReading, UserContext
 from rookery.transform.sleep import main_sessions
-from rookery.transform.time import local_date, zone
+from rookery.transform.time import end_of_day, local_date, start_of_day, zone
 from rookery.withings.client import WithingsClient
 from rookery.withings.errors import WithingsInvalidParams, WithingsUnauthorized
-from rookery.withings.responses import Endpoint, SleepSummaryPage, SleepSummaryRow
+from rookery.withings.responses import (
+    ActivityDay,
+    ActivityPage,
+    Endpoint,
+    SleepSummaryPage,
+    SleepSummaryRow,
+)
 
 logger = structlog.get_logger(__name__)
 
@@ -66,6 +79,8 @@ logger = structlog.get_logger(__name__)
 _NIGHT_OFFSET: Final = timedelta(hours=12)
 # Heart `list` filters by recording time, not by change: a sync looks this far behind its cursor.
 _HEART_LOOKBACK: Final = timedelta(days=1)
+# The longest window Withings answers getintradayactivity for.
+_INTRADAY_SPAN_S: Final = 24 * 3600
 # Errors that the same request will meet again: the job is parked and the client told.
 _PERMANENT: Final = (WithingsInvalidParams, WithingsUnauthorized)
 
@@ -166,17 +181,37 @@ async def run_fetch(ctx: JobContext, job: Job) -> None:
         raise Park(f"not a fetch payload: {error}") from None
     async with ctx.sessions() as session:
         target = await load_target(session, request.connection_id)
-        prior = await _archived_by(session, job) if job.last_error is not None else []
+        prior = await archived_by(session, job) if job.last_error is not None else []
     if target is None:
         logger.info("fetch_skipped", reason="not linked or source disabled")
         return
+    await fetch_and_store(ctx, job, request, target, PLANS[request.domain], prior)
+
+
+async def fetch_and_store(
+    ctx: JobContext,
+    job: Job,
+    request: FetchRequest,
+    target: Target,
+    plan: FetchPlan,
+    prior: Sequence[RawCall] = (),
+    *,
+    close: date | None = None,
+) -> bool:
+    """Run `plan` for `request` as `job`, then archive, store, deliver and complete the job in
+    one transaction (closing the user's day `close` too, when given). Returns False when the
+    connection turned out not to be linked (what was fetched is archived, nothing stored).
+
+    Raises `Retry` on a deferral, `Park` on a refusal the same request would meet again, and
+    the error of any other failure (after archiving what was fetched and noting the error).
+    """
     calls = JobCalls(ctx, connection_id=target.connection_id, priority=job.priority)
     try:
-        await execute(calls, PLANS[request.domain], request, target, prior)
+        await execute(calls, plan, request, target, prior, sessions=ctx.sessions)
     except NotLinkedError:
         # Unlinked, or the grant died (the linking package told the client): nothing to fetch.
         await _archive_failure(ctx, job, target, calls, None)
-        return
+        return False
     except Retry:
         await _archive_failure(ctx, job, target, calls, None)
         raise
@@ -190,7 +225,8 @@ async def run_fetch(ctx: JobContext, job: Job) -> None:
             ctx, job, target, calls, describe_error(error), tell_client=last_attempt
         )
         raise
-    await _store(ctx, job, request, target, [*prior, *calls.exchanges], calls)
+    await _store(ctx, job, request, target, [*prior, *calls.exchanges], calls, plan, close)
+    return True
 
 
 async def execute(
@@ -199,17 +235,23 @@ async def execute(
     request: FetchRequest,
     target: Target,
     prior: Sequence[RawCall] = (),
+    *,
+    sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     """Make the calls of `plan` for `request`; the exchanges accumulate in `calls`. A
-    per-record call already answered among `prior` (an earlier run of the job) is not made."""
+    per-record call already answered among `prior` (an earlier run of the job) is not made;
+    `sessions` read what is stored (whether a day's intraday samples are worth a call)."""
     client = calls.withings
     summaries: SleepSummaryPage | None = None
+    activity: ActivityPage | None = None
     for endpoint in plan.ranged:
         response = await calls.call(_ranged(endpoint, client, request, target))
         if isinstance(response, SleepSummaryPage):
             summaries = response
+        elif isinstance(response, ActivityPage):
+            activity = response
     if plan.per_record is Endpoint.SLEEP_GET and summaries is not None:
-        done = _answered_sleep_windows(prior)
+        done = _answered_windows(prior, Endpoint.SLEEP_GET)
         for row in _main_nights(summaries.series):
             if (row.startdate, row.enddate) in done:
                 continue
@@ -220,6 +262,67 @@ async def execute(
                     enddate=_instant(row.enddate),
                 )
             )
+    if plan.per_record is Endpoint.GETINTRADAYACTIVITY and activity is not None:
+        done = _answered_windows(prior, Endpoint.GETINTRADAYACTIVITY)
+        windows = await _intraday_windows(sessions, request, target, activity)
+        for start_s, end_s in windows:
+            if (start_s, end_s) in done:
+                continue
+            await calls.call(
+                partial(
+                    client.getintradayactivity,
+                    startdate=_instant(start_s),
+                    enddate=_instant(end_s),
+                )
+            )
+
+
+async def _intraday_windows(
+    sessions: async_sessionmaker[AsyncSession],
+    request: FetchRequest,
+    target: Target,
+    page: ActivityPage,
+) -> list[tuple[int, int]]:
+    """The intraday windows (epoch seconds, at most 24 h each) worth a call for `page`.
+
+    Every call counts against the deployment's 120 a minute, and activity is notified many
+    times a day, so a day's samples are fetched once the day has ended in its zone (a day's
+    physical summary is delivered only then: samples of a day in progress would be fetched
+    again at each sync), and then only when its activity row is new or changed, or the
+    stored summary has no samples yet (its last sync came before midnight: the day's close
+    job makes this its final update). An unchanged day costs nothing.
+    """
+    now_s = utc_now().timestamp()
+    window = None if request.lastupdate is not None else _date_window(request)
+    days: dict[date, tuple[ActivityDay, int, int]] = {}
+    for day, row in preferred_rows(page.activities).items():
+        if window is not None and not window[0] <= day <= window[1]:
+            continue
+        try:
+            tz = zone(row.timezone)
+        except ValueError:
+            continue  # the transform skips this row too
+        start_s, end_s = (
+            int(start_of_day(day, tz).timestamp()),
+            int(end_of_day(day, tz).timestamp()),
+        )
+        if end_s <= now_s:
+            days[day] = (row, start_s, end_s)
+    if not days:
+        return []
+    async with sessions() as session:
+        stored = await stored_physical_summaries(session, target.user.id, days)
+    windows: list[tuple[int, int]] = []
+    for day, (row, start_s, end_s) in sorted(days.items()):
+        previous = stored.get(day)
+        if previous is not None and has_intraday(previous) and activity_row(previous) == row.raw:
+            continue
+        # Withings answers at most 24 h a call; a 25-hour day (DST) takes two.
+        windows.extend(
+            (at_s, min(at_s + _INTRADAY_SPAN_S, end_s))
+            for at_s in range(start_s, end_s, _INTRADAY_SPAN_S)
+        )
+    return windows
 
 
 def _ranged(
@@ -267,10 +370,11 @@ def _main_nights(rows: Sequence[SleepSummaryRow]) -> list[SleepSummaryRow]:
     return [row for _, row in sorted(chosen.items())]
 
 
-def _answered_sleep_windows(prior: Sequence[RawCall]) -> set[tuple[int, int]]:
+def _answered_windows(prior: Sequence[RawCall], endpoint: Endpoint) -> set[tuple[int, int]]:
+    """The (startdate, enddate) windows of `endpoint` that an earlier run got answers for."""
     answered: set[tuple[int, int]] = set()
     for call in prior:
-        if (call.service, call.action) != (Endpoint.SLEEP_GET.service, Endpoint.SLEEP_GET.action):
+        if (call.service, call.action) != (endpoint.service, endpoint.action):
             continue
         if call.http_status != 200 or call.response_text is None:
             continue
@@ -309,8 +413,8 @@ def _night_dates(request: FetchRequest, tz: ZoneInfo, *, tz_known: bool) -> tupl
     return first, last
 
 
-async def _archived_by(session: AsyncSession, job: Job) -> list[RawCall]:
-    """The exchanges an earlier run of `job` archived (a deferred or failed run)."""
+async def archived_by(session: AsyncSession, job: Job) -> list[RawCall]:
+    """The exchanges earlier runs of `job` archived (deferred or failed runs)."""
     if job.connection_id is None:
         return []
     rows = await session.scalars(
@@ -374,8 +478,11 @@ async def _store(
     target: Target,
     exchanges: Sequence[RawCall],
     calls: JobCalls,
+    plan: FetchPlan,
+    close: date | None,
 ) -> None:
-    """Archive, store, deliver and finish the job, in one transaction."""
+    """Archive, store, deliver (closing the day `close`, if any) and finish the job, in one
+    transaction."""
     timezone = learned_timezone(exchanges) or target.timezone
     new_heights = learned_heights(exchanges)
     user_ctx = UserContext(
@@ -404,18 +511,24 @@ async def _store(
                 ctx=user_ctx,
                 now=now,
             )
+            if close is not None:
+                await close_day(session, client=target.client, user=target.user, day=close, now=now)
         state.timezone = timezone
         merge_heights(state, new_heights)
         state.last_fetch_at = now
         state.last_error = None
         state.last_error_at = None
         if request.lastupdate is not None or request.backfill:
-            seen = seen_until(exchanges, PLANS[request.domain].ranged)
+            seen = seen_until(exchanges, plan.ranged)
             if seen is not None:
                 await advance_cursor(session, target.connection_id, request.domain, seen, now=now)
         if request.backfill:
             _count_backfill_step(state, now)
         await ctx.complete_in(session)
+    if stored is not None:
+        ctx.resources.metrics.record_documents(
+            new_versions=stored.new_versions, unchanged=stored.unchanged
+        )
     logger.info(
         "fetched",
         domain=request.domain.value,

@@ -42,8 +42,10 @@ class WindowKind(StrEnum):
 @dataclass(frozen=True, slots=True)
 class FetchPlan:
     """One domain's calls: `ranged` once over the window (every page), then `per_record` once
-    for each record the first call returned within the window (sleep `get` per night: its
-    granular heart-rate and breathing series exist only per night, at most 24 h a call)."""
+    for each record the ranged calls returned within the window that needs it: sleep `get`
+    per main night (its granular heart-rate and breathing series exist only per night, at
+    most 24 h a call); `getintradayactivity` per finished day whose activity row is new or
+    changed (`rookery.pipeline.fetch` says why no more often)."""
 
     domain: Domain
     window: WindowKind
@@ -59,13 +61,23 @@ class FetchPlan:
 PLANS: Final[Mapping[Domain, FetchPlan]] = {
     Domain.MEASURES: FetchPlan(Domain.MEASURES, WindowKind.EPOCH, (Endpoint.GETMEAS,)),
     Domain.ACTIVITY: FetchPlan(
-        Domain.ACTIVITY, WindowKind.DATE, (Endpoint.GETACTIVITY, Endpoint.GETWORKOUTS)
+        Domain.ACTIVITY,
+        WindowKind.DATE,
+        (Endpoint.GETACTIVITY, Endpoint.GETWORKOUTS),
+        Endpoint.GETINTRADAYACTIVITY,
     ),
     Domain.SLEEP: FetchPlan(
         Domain.SLEEP, WindowKind.EPOCH, (Endpoint.SLEEP_GETSUMMARY,), Endpoint.SLEEP_GET
     ),
     Domain.HEART: FetchPlan(Domain.HEART, WindowKind.EPOCH, (Endpoint.HEART_LIST,)),
 }
+
+# A day's final activity update, made by its close job when the stored physical summary has no
+# intraday samples yet (the day's last sync came before its end): the day's row and samples;
+# workouts are events, delivered as they come, so they are not asked again.
+DAY_END_ACTIVITY: Final = FetchPlan(
+    Domain.ACTIVITY, WindowKind.DATE, (Endpoint.GETACTIVITY,), Endpoint.GETINTRADAYACTIVITY
+)
 
 # The notification categories that mean "new data": which domain each one fetches.
 APPLI_DOMAINS: Final[Mapping[Appli, Domain]] = {
