@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx2
 from fastapi import FastAPI
@@ -20,15 +20,18 @@ from rookery.api.deliveries import router as deliveries_router
 from rookery.api.documents import router as documents_router
 from rookery.api.errors import install_error_handlers
 from rookery.api.health import router as health_router
+from rookery.api.metrics import router as metrics_router
 from rookery.api.notify import router as notify_router
 from rookery.api.processed_data import build_router as processed_data_router
 from rookery.api.sync_status import router as sync_status_router
 from rookery.config import Settings
 from rookery.delivery.ssrf import WebhookPolicy
+from rookery.metrics import Metrics
 from rookery.store.crypto import TokenCipher, load_cipher
 from rookery.store.engine import create_engine, session_factory
 from rookery.web.connections import STATIC_PATH, static_files
 from rookery.web.connections import router as connections_page_router
+from rookery.web.dashboard import router as dashboard_router
 
 # Outbound calls (Withings, webhooks) must not hang a worker: connect fast, read within reason.
 HTTP_TIMEOUT = httpx2.Timeout(30.0, connect=10.0)
@@ -44,6 +47,8 @@ class Resources:
     cipher: TokenCipher
     http: httpx2.AsyncClient
     webhook_policy: WebhookPolicy
+    # What this process counts (`GET /metrics`).
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 @asynccontextmanager
@@ -110,12 +115,14 @@ def create_app(
     )
     install_error_handlers(app)
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(notify_router)
     app.include_router(sync_status_router)
     app.include_router(client_router)
     app.include_router(deliveries_router)
     app.include_router(authorizers_router)
     app.include_router(connections_page_router)
+    app.include_router(dashboard_router)
     app.mount(STATIC_PATH, static_files(), name="static")
     app.include_router(documents_router)
     app.include_router(processed_data_router())

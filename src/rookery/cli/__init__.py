@@ -4,6 +4,7 @@ import typer
 
 from rookery.cli.client import client_app
 from rookery.cli.db import db_app
+from rookery.cli.demo import demo
 from rookery.cli.replay import replay
 from rookery.cli.sandbox import sandbox
 from rookery.cli.serve import serve
@@ -19,6 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(client_app)
 app.add_typer(db_app)
+app.command("demo")(demo)
 app.command("sandbox")(sandbox)
 app.command("replay")(replay)
 app.command("serve")(serve)
