@@ -40,8 +40,11 @@ test-fast: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/rookery demo
 
+# Benchmarks: each prints a table and writes its figures as JSON under bench/results/.
 bench: $(STAMP)
 	$(PY) bench/transform.py
+	$(PY) bench/sandbox.py
+	$(PY) bench/pipeline.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
