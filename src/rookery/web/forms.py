@@ -52,7 +52,8 @@ def form_token_valid(
     if not cookie or len(token) > 200:
         return False
     issued, _, signature = token.partition(".")
-    if not issued.isdigit():
+    # isdigit() alone admits digits int() refuses, such as "²".
+    if not (issued.isascii() and issued.isdigit()):
         return False
     issued_s = int(issued)
     age_s = now.timestamp() - issued_s
