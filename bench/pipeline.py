@@ -1,21 +1,32 @@
 """Benchmark the pipeline end to end: Withings notification → signed webhook, on loopback.
 
-Starts the sandbox, Rookery's server, a worker (with the delivery sender) and a webhook
-receiver, each on its own loopback port in this process (the harness of tests/pipeline), on a
-fresh SQLite database; links `--users` sandbox accounts through the real consent flow; then adds
-one weigh-in per notification through the sandbox's control endpoint at `--rate` a second for
-`--seconds` (users and values drawn from `--seed`), each with a unique weight so its delivery is
-recognised at the receiver. Stops by itself (a deadline) and prints a table:
+Runs the parts as production does, each its own process: `rookery sandbox` (clock frozen, so
+live mode adds nothing and the run is reproducible), `rookery serve` (on SQLite with its
+embedded worker and sender; on PostgreSQL with `--no-worker` and `--workers` separate `rookery
+worker` processes), a webhook receiver (this file, `receiver` role), and this process as the
+load generator. It creates a client through `rookery client create`, links `--users` sandbox
+accounts through the real consent flow, then, open loop at `--rate` a second for `--seconds`,
+adds one record per notification through the sandbox's control endpoint, which stores it and
+POSTs Withings' notification to Rookery (`/withings/notify`) before answering:
 
-* latency: from the control call that makes the sandbox notify, to the webhook's arrival;
-* throughput: deliveries per second over the run;
-* Withings calls per notification, as a ratio to the fewest a measure notification needs (1),
-  from the sandbox's own call log.
+* `measure` (appli 1): a weigh-in with a unique weight;
+* `activity` (appli 16): a workout with a unique step count;
+* `sleep` (appli 44): a night with a unique total sleep time;
 
-Both rate limits are raised far above the load so that they are not what is measured.
-Writes bench/results/pipeline.json.
+each user's workouts and nights 3 days apart going back, so that no fetch window holds one
+fetched before (weigh-ins: one second apart).
+
+Latency runs from the moment the load generator sends the control request (before the sandbox
+notifies, so it is never flattering) to the webhook's arrival at the receiver, matched by the
+record's identity (structure, user, unique value). Withings calls per notification come from the
+sandbox's call log, per domain, as a ratio to the fewest each notification needs. Stops by
+itself (a drain deadline), stops every process it started, and writes
+bench/results/pipeline.json.
 
     .venv/bin/python bench/pipeline.py [--users 20] [--rate 50] [--seconds 20] [--seed 1]
+        [--mix measure=0.6,activity=0.2,sleep=0.2] [--database sqlite|postgresql]
+        [--workers 1] [--postgres-url postgresql://postgres@127.0.0.1:5432/postgres]
+        [--profile DIR] [--keep] [--output bench/results/pipeline.json]
 """
 
 from __future__ import annotations
@@ -25,165 +36,735 @@ import asyncio
 import json
 import os
 import random
-import statistics
+import shutil
+import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import httpx2
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.pipeline.harness import DATA_PATH, deployment, now_utc  # noqa: E402
-
-from rookery.config import Settings, load_settings  # noqa: E402
-from rookery.pipeline.plans import PLANS, Domain  # noqa: E402
-from rookery.sandbox.synth import generate_population  # noqa: E402
-from rookery.store.crypto import generate_key  # noqa: E402
-
 RESULTS = ROOT / "bench" / "results" / "pipeline.json"
-# Far above the load: the bench measures the pipeline, not the limiter.
+PYTHON = sys.executable
+ROOKERY = str(Path(PYTHON).parent / "rookery")
+# Far above the load: the bench measures the pipeline, not the limiters.
 UNLIMITED_PER_MINUTE = 1_000_000
-BASE_WEIGHT_G = 40_000
 DRAIN_S = 30.0
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 15.0
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+# The fewest Withings calls one notification of each kind needs (what the issue names).
+FEWEST = {"measure": 1, "activity": 2, "sleep": 2}
+APPLI = {"measure": 1, "activity": 16, "sleep": 44}
+# Unique values per notification: weight (g), workout steps, total sleep time (s).
+BASE_VALUE = {"measure": 40_000, "activity": 500_000, "sleep": 20_000}
+STRUCTURE = {
+    "measure": "body_metrics_event",
+    "activity": "activity_event",
+    "sleep": "sleep_summary",
+}
+# Which call-log entries belong to which kind's domain.
+DOMAIN_CALLS = {
+    ("/measure", "getmeas"): "measure",
+    ("/v2/measure", "getactivity"): "activity",
+    ("/v2/measure", "getworkouts"): "activity",
+    ("/v2/sleep", "getsummary"): "sleep",
+    ("/v2/sleep", "get"): "sleep",
+}
+# Workouts and nights of one user go back from this many days ago, this many days apart, so
+# that no fetch window (a date, or a night widened by a day each way) holds another one.
+SPREAD_FIRST_DAYS_AGO = 5
+SPREAD_SPACING_DAYS = 3
+SLEEP_MONITOR_MODEL = 32
 
 
-def _settings_factory(folder: Path) -> Any:
-    key = generate_key()
-
-    def build(database_url: str, **overrides: Any) -> Settings:
-        environ = {
-            "ROOKERY_DATABASE_URL": database_url,
-            "ROOKERY_ENCRYPTION_KEYS": key,
-            "ROOKERY_DATA_DIR": str(folder / "data"),
-        }
-        for name, value in overrides.items():
-            environ[f"ROOKERY_{name.upper()}"] = str(value)
-        return load_settings(environ)
-
-    return build
+# ----------------------------------------------------------------------------- identity
 
 
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
-    return ordered[index]
+def _find(node: Any, key: str) -> Iterator[Any]:
+    if isinstance(node, dict):
+        for name, value in node.items():
+            if name == key:
+                yield value
+            else:
+                yield from _find(value, key)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _find(item, key)
 
 
-async def _drive(
-    sandbox_url: str, userids: list[int], *, rate: float, seconds: float, seed: int
-) -> dict[int, float]:
-    """Send the weigh-ins on schedule; returns weight (g) → monotonic send time."""
-    chooser = random.Random(seed)
-    sent: dict[int, float] = {}
-    total = int(rate * seconds)
-    # Enough connections that a slow answer never delays the next send (open-loop load).
-    limits = httpx2.Limits(max_connections=int(rate * seconds), max_keepalive_connections=64)
-    timeout = httpx2.Timeout(60.0, pool=None)
-    async with httpx2.AsyncClient(base_url=sandbox_url, timeout=timeout, limits=limits) as http:
-        clock = (await http.get("/_sandbox/clock")).json()
-        sandbox_now = int(clock["now"])
-        started = time.monotonic()
-        tasks: list[asyncio.Task[Any]] = []
-        for index in range(total):
-            due = started + index / rate
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
-            userid = chooser.choice(userids)
-            weight_g = BASE_WEIGHT_G + index
-            sent[weight_g] = time.monotonic()
-            record = {
-                "date": sandbox_now + int(time.monotonic() - started),
-                "measures": [{"value": weight_g, "type": 1, "unit": -3}],
+def identities(document: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """(kind, user_id, unique value) of every bench record a delivered document carries."""
+    structure = document.get("data_structure")
+    user_id = str(document.get("user_id") or next(_find(document, "user_id_string"), ""))
+    found: list[tuple[str, str, int]] = []
+    if structure == STRUCTURE["measure"]:
+        for weight in _find(document, "weight_kg_float"):
+            if isinstance(weight, int | float):
+                found.append(("measure", user_id, round(weight * 1000)))
+    elif structure == STRUCTURE["activity"]:
+        for steps in _find(document, "steps_int"):
+            if isinstance(steps, int):
+                found.append(("activity", user_id, steps))
+    elif structure == STRUCTURE["sleep"]:
+        for duration in _find(document, "sleep_duration_seconds_int"):
+            if isinstance(duration, int):
+                found.append(("sleep", user_id, duration))
+    return found
+
+
+# ----------------------------------------------------------------------------- receiver
+
+
+class ReceiverApp:
+    """The webhook receiver: notes the arrival instant (monotonic, system-wide on Linux) and
+    the identities of each data webhook; `GET /arrivals?since=N` lists them from N on."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[tuple[float, str, str, int, int]] = []
+        self.posts = Counter[str]()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (message := await receive())["type"] != "lifespan.shutdown":
+                await send({"type": message["type"] + ".complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        at = time.monotonic()
+        answer = b""
+        if scope["method"] == "POST":
+            self.posts[scope["path"]] += 1
+            if scope["path"] == "/data" and any(
+                name.lower() == b"x-rook-hash" for name, _ in scope["headers"]
+            ):
+                document = json.loads(body)
+                version = int(document.get("document_version") or 0)
+                for kind, user_id, value in identities(document):
+                    self.arrivals.append((at, kind, user_id, value, version))
+        elif scope["path"] == "/arrivals":
+            since = int(parse_qs(scope["query_string"].decode()).get("since", ["0"])[0])
+            answer = json.dumps(
+                {"arrivals": self.arrivals[since:], "posts": dict(self.posts)}
+            ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
             }
-            tasks.append(
-                asyncio.create_task(
-                    http.post(
-                        f"/_sandbox/users/{userid}/records",
-                        json={"kind": "measuregrps", "record": record},
-                    )
+        )
+        await send({"type": "http.response.body", "body": answer})
+
+
+def run_receiver(port: int) -> None:
+    """The receiver process's body."""
+    import uvicorn
+
+    uvicorn.run(ReceiverApp(), host="127.0.0.1", port=port, log_level="warning", ws="none")
+
+
+# ----------------------------------------------------------------------------- processes
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Processes:
+    """The processes this run started; stopped (SIGINT, then SIGKILL) in reverse order."""
+
+    folder: Path
+    started: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+
+    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = (self.folder / f"{name}.log").open("wb")
+        process = subprocess.Popen(
+            argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.started.append((name, process))
+        return process
+
+    def check(self) -> None:
+        for name, process in self.started:
+            if process.poll() is not None:
+                tail = (self.folder / f"{name}.log").read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{name} exited with {process.returncode}:\n{tail}")
+
+    def cpu_s(self) -> dict[str, float]:
+        """CPU seconds (user + system) each running process has used so far."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        used: dict[str, float] = {}
+        for name, process in self.started:
+            try:
+                fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            used[name] = (int(fields[11]) + int(fields[12])) / ticks
+        return used
+
+    def stop(self) -> None:
+        for _, process in reversed(self.started):
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for _, process in reversed(self.started):
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _command(argv: list[str], env: dict[str, str]) -> str:
+    """Run a one-shot command; its output, or a clear error with what it said."""
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[1:3])} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def _wait_http(url: str, processes: Processes) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        processes.check()
+        try:
+            if httpx2.get(url, timeout=2).status_code < 500:
+                return
+        except httpx2.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer within {START_TIMEOUT_S:g} s")
+        time.sleep(0.1)
+
+
+@contextmanager
+def _database(kind: str, postgres_url: str, folder: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'rookery.db'}"
+        return
+    import psycopg
+
+    name = f"rookery_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield str(httpx2.URL(postgres_url).copy_with(path=f"/{name}"))
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# ----------------------------------------------------------------------------- set-up
+
+
+@dataclass
+class Stack:
+    """Handles on the running deployment."""
+
+    sandbox_url: str
+    rookery_url: str
+    receiver_url: str
+    database_url: str
+    auth: tuple[str, str]
+    http: httpx2.Client
+
+    def control(self, method: str, endpoint: str, /, **body: Any) -> Any:
+        response = self.http.request(
+            method, f"{self.sandbox_url}/_sandbox/{endpoint}", json=body or None
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def link(self, user_id: str, withings_userid: int) -> None:
+        """The real consent flow: Rookery's authorizer, the sandbox's form, the callback."""
+        answer = self.http.get(
+            f"{self.rookery_url}/api/v1/user_id/{user_id}/data_source/Withings/authorizer",
+            auth=self.auth,
+        )
+        answer.raise_for_status()
+        consent = urlsplit(answer.json()["authorization_url"])
+        query = {key: values[0] for key, values in parse_qs(consent.query).items()}
+        form: dict[str, Any] = {
+            **query,
+            "userid": str(withings_userid),
+            "decision": "allow",
+            "granted": query["scope"].split(","),
+        }
+        decided = self.http.post(f"{self.sandbox_url}{consent.path}", data=form)
+        if decided.status_code != 302:
+            raise RuntimeError(f"consent refused: {decided.status_code} {decided.text[:300]}")
+        landed = self.http.get(decided.headers["location"])
+        if "result=connected" not in landed.headers.get("location", ""):
+            raise RuntimeError(f"linking failed: {landed.status_code} {landed.text[:300]}")
+
+
+async def _busy(database_url: str) -> int:
+    """Fetches queued or running and deliveries not yet sent (the harness's notion of quiet)."""
+    from sqlalchemy import func, select
+
+    from rookery.jobs.kinds import JobKind
+    from rookery.store.engine import create_engine, session_factory
+    from rookery.store.enums import JobStatus
+    from rookery.store.tables import Delivery, DeliveryStatus, Job, utc_now
+
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            jobs = await session.scalar(
+                select(func.count())
+                .select_from(Job)
+                .where(
+                    Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]),
+                    Job.kind != JobKind.PIPELINE_CLOSE_DAY,
+                    Job.run_at <= utc_now(),
                 )
             )
-        for response in await asyncio.gather(*tasks):
-            response.raise_for_status()
-    return sent
+            deliveries = await session.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .where(Delivery.status == DeliveryStatus.PENDING)
+            )
+        return int(jobs or 0) + int(deliveries or 0)
+    finally:
+        await engine.dispose()
+
+
+async def _outcomes(database_url: str) -> dict[str, Any]:
+    """Job and delivery counts by state, and the notifications stored, after the run."""
+    from sqlalchemy import func, select
+
+    from rookery.store.engine import create_engine, session_factory
+    from rookery.store.tables import Delivery, Job, WithingsNotification
+
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            jobs = await session.execute(
+                select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status)
+            )
+            deliveries = await session.execute(
+                select(Delivery.status, func.count()).group_by(Delivery.status)
+            )
+            stored = await session.scalar(select(func.count()).select_from(WithingsNotification))
+        return {
+            "jobs": {f"{kind}:{status}": int(n) for kind, status, n in jobs},
+            "deliveries": {str(status): int(n) for status, n in deliveries},
+            "notifications_stored": int(stored or 0),
+        }
+    finally:
+        await engine.dispose()
+
+
+def _settle(stack: Stack, processes: Processes, *, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while asyncio.run(_busy(stack.database_url)):
+        processes.check()
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the deployment was not quiet within {timeout_s:g} s")
+        time.sleep(0.2)
+
+
+# ----------------------------------------------------------------------------- load
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One notification to cause: which kind, for whom, with which unique value."""
+
+    index: int
+    kind: str
+    userid: int
+    user_id: str
+    value: int
+    record: dict[str, Any]
+
+
+def _parse_mix(text: str) -> dict[str, float]:
+    mix: dict[str, float] = {}
+    for part in text.split(","):
+        name, _, share = part.partition("=")
+        if name.strip() not in FEWEST:
+            raise SystemExit(f"--mix: unknown kind {name!r} (one of {', '.join(FEWEST)})")
+        mix[name.strip()] = float(share)
+    if not mix or any(share < 0 for share in mix.values()) or sum(mix.values()) <= 0:
+        raise SystemExit("--mix needs positive shares")
+    return mix
+
+
+def plan_load(
+    *,
+    accounts: list[dict[str, Any]],
+    user_ids: dict[int, str],
+    mix: dict[str, float],
+    total: int,
+    seed: int,
+    now_s: int,
+) -> list[Planned]:
+    """The notifications of the run, drawn from `seed` (the same seed, the same run)."""
+    chooser = random.Random(seed)
+    kinds = list(mix)
+    weights = [mix[kind] for kind in kinds]
+    nights = Counter[int]()
+    workouts = Counter[int]()
+    planned: list[Planned] = []
+    for index in range(total):
+        kind = chooser.choices(kinds, weights)[0]
+        account = chooser.choice(accounts)
+        userid = int(account["userid"])
+        tz = ZoneInfo(account["timezone"])
+        value = BASE_VALUE[kind] + index
+        record: dict[str, Any]
+        if kind == "measure":
+            # Each weigh-in its own second (the sandbox clock stands still), so that a
+            # notification's window holds its own weigh-in, not every one of the run.
+            record = {
+                "date": now_s - total + index,
+                "measures": [{"value": value, "type": 1, "unit": -3}],
+            }
+        elif kind == "activity":
+            # Each workout on a day of its own, as a user records one or two a day.
+            day = datetime.fromtimestamp(now_s, tz).date() - timedelta(
+                days=SPREAD_FIRST_DAYS_AGO + SPREAD_SPACING_DAYS * workouts[userid]
+            )
+            workouts[userid] += 1
+            start = datetime.combine(day, datetime.min.time(), tz) + timedelta(hours=18)
+            record = {
+                "category": 1,
+                "startdate": int(start.timestamp()),
+                "enddate": int(start.timestamp()) + 1800,
+                "date": day.isoformat(),
+                "data": {"steps": value, "distance": 1500, "calories": 90},
+            }
+        else:
+            wake = datetime.fromtimestamp(now_s, tz).date() - timedelta(
+                days=SPREAD_FIRST_DAYS_AGO + SPREAD_SPACING_DAYS * nights[userid]
+            )
+            nights[userid] += 1
+            end = datetime.combine(wake, datetime.min.time(), tz) + timedelta(hours=7)
+            start = end - timedelta(hours=8)
+            record = {
+                "startdate": int(start.timestamp()),
+                "enddate": int(end.timestamp()),
+                "date": wake.isoformat(),
+                "model": SLEEP_MONITOR_MODEL,
+                "data": {"total_sleep_time": value, "total_timeinbed": 8 * 3600},
+            }
+        planned.append(Planned(index, kind, userid, user_ids[userid], value, record))
+    return planned
+
+
+async def drive(
+    sandbox_url: str, planned: list[Planned], *, rate: float
+) -> tuple[dict[tuple[str, int], float], list[float], list[str]]:
+    """Send the plan open loop (a slow answer never delays the next send). Returns (kind,
+    value) → monotonic send instant, the control calls' durations, and errors."""
+    kinds = {"measure": "measuregrps", "activity": "workouts", "sleep": "sleep_summaries"}
+    sent: dict[tuple[str, int], float] = {}
+    answered: list[float] = []
+    errors: list[str] = []
+    limits = httpx2.Limits(max_connections=len(planned) or 1, max_keepalive_connections=256)
+    timeout = httpx2.Timeout(60.0, pool=None)
+
+    async def one(item: Planned, http: httpx2.AsyncClient) -> None:
+        started = time.monotonic()
+        sent[(item.kind, item.value)] = started
+        try:
+            response = await http.post(
+                f"/_sandbox/users/{item.userid}/records",
+                json={"kind": kinds[item.kind], "record": item.record},
+            )
+            if response.status_code != 200:
+                errors.append(f"control {response.status_code}: {response.text[:200]}")
+        except httpx2.HTTPError as error:
+            errors.append(f"control {type(error).__name__}: {error}")
+        answered.append(time.monotonic() - started)
+
+    async with httpx2.AsyncClient(base_url=sandbox_url, timeout=timeout, limits=limits) as http:
+        started = time.monotonic()
+        tasks: list[asyncio.Task[None]] = []
+        for item in planned:
+            due = started + item.index / rate
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            tasks.append(asyncio.create_task(one(item, http)))
+        await asyncio.gather(*tasks)
+    return sent, answered, errors
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def _percentile(values: list[float], share: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return round(ordered[index], 4)
+
+
+def _loadavg() -> list[float]:
+    return [round(value, 2) for value in os.getloadavg()]
+
+
+def _uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
 
 def main() -> None:
     """Run the benchmark (see the module docstring)."""
+    if len(sys.argv) >= 3 and sys.argv[1] == "receiver":
+        run_receiver(int(sys.argv[2]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--mix", default="measure=0.6,activity=0.2,sleep=0.2")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--workers", type=int, default=1, help="rookery worker processes (PG)")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
+    parser.add_argument("--profile", type=Path, help="cProfile rookery serve into this folder")
+    parser.add_argument("--keep", action="store_true", help="keep the run's folder (logs)")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where the JSON goes")
     args = parser.parse_args()
+    if args.database == "sqlite" and args.workers != 1:
+        parser.error("on SQLite the one worker runs inside `rookery serve` (--workers 1)")
+    mix = _parse_mix(args.mix)
     folder = Path(tempfile.mkdtemp(prefix="rookery-bench-"))
-    database_url = f"sqlite:///{folder / 'rookery.db'}"
-    population = generate_population(args.users, args.seed, now_utc=now_utc(), history_days=1)
-    with deployment(
-        _settings_factory(folder),
-        database_url,
-        population,
-        sandbox_rate_limit=UNLIMITED_PER_MINUTE,
-        withings_rate_limit_per_minute=UNLIMITED_PER_MINUTE,
-        backfill_days=0,
-    ) as stack:
-        userids = [account.userid for account in population.accounts]
-        for index, userid in enumerate(userids):
-            stack.link(f"bench-{index}", userid)
-        stack.settle(timeout_s=120)
-        since = int(stack.control("GET", "clock")["now"])
-        before = len(stack.receiver.received(DATA_PATH))
-        sent = asyncio.run(
-            _drive(stack.sandbox_url, userids, rate=args.rate, seconds=args.seconds, seed=args.seed)
+    processes = Processes(folder)
+    result: dict[str, Any] = {}
+    with ExitStack() as stack_:
+        if not args.keep:
+            stack_.callback(shutil.rmtree, folder, ignore_errors=True)
+        stack_.callback(processes.stop)
+        database_url = stack_.enter_context(_database(args.database, args.postgres_url, folder))
+        sandbox_port, rookery_port, receiver_port = _free_port(), _free_port(), _free_port()
+        sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+        rookery_url = f"http://127.0.0.1:{rookery_port}"
+        receiver_url = f"http://127.0.0.1:{receiver_port}"
+        from rookery.store.crypto import generate_key
+
+        env = {
+            **os.environ,
+            "ROOKERY_DATABASE_URL": database_url,
+            "ROOKERY_ENCRYPTION_KEYS": generate_key(),
+            "ROOKERY_DATA_DIR": str(folder / "data"),
+            "ROOKERY_PUBLIC_URL": rookery_url,
+            "ROOKERY_WITHINGS_API_URL": sandbox_url,
+            "ROOKERY_WITHINGS_AUTHORIZE_URL": f"{sandbox_url}/oauth2_user/authorize2",
+            "ROOKERY_WITHINGS_RATE_LIMIT_PER_MINUTE": str(UNLIMITED_PER_MINUTE),
+            "ROOKERY_BACKFILL_DAYS": "0",
+        }
+        processes.start(
+            "sandbox",
+            [
+                ROOKERY, "sandbox", "--port", str(sandbox_port), "--users", str(args.users),
+                "--seed", str(args.seed), "--history-days", "2", "--speed", "0",
+                "--rate-limit", str(UNLIMITED_PER_MINUTE),
+            ],
+            env,
+        )  # fmt: skip
+        processes.start("receiver", [PYTHON, __file__, "receiver", str(receiver_port)], env)
+        _command([ROOKERY, "db", "upgrade"], env)
+        created = _command(
+            [
+                ROOKERY, "client", "create", "--name", "bench", "--json",
+                "--webhook-url", f"{receiver_url}/data",
+                "--notification-webhook-url", f"{receiver_url}/events",
+            ],
+            env,
+        )  # fmt: skip
+        client = json.loads(created)
+        serve = [ROOKERY, "serve", "--port", str(rookery_port)]
+        if args.profile is not None:
+            args.profile.mkdir(parents=True, exist_ok=True)
+            serve = [PYTHON, "-m", "cProfile", "-o", str(args.profile / "serve.prof"), *serve]
+        if args.database == "postgresql":
+            serve.append("--no-worker")
+        processes.start("serve", serve, env)
+        for number in range(args.workers if args.database == "postgresql" else 0):
+            processes.start(f"worker-{number}", [ROOKERY, "worker"], env)
+        for url in (f"{sandbox_url}/_sandbox/clock", f"{receiver_url}/arrivals", rookery_url):
+            _wait_http(url, processes)
+        http = stack_.enter_context(httpx2.Client(timeout=30))
+        stack = Stack(
+            sandbox_url, rookery_url, receiver_url, database_url,
+            (client["client_uuid"], client["secret_key"]), http,
+        )  # fmt: skip
+        http.put(
+            f"{rookery_url}/api/v1/client/data_sources/Withings",
+            json={"enabled": True},
+            auth=stack.auth,
+        ).raise_for_status()
+        accounts = stack.control("GET", "users")["users"]
+        user_ids = {int(a["userid"]): f"bench-{n}" for n, a in enumerate(accounts)}
+        for account in accounts:
+            stack.link(user_ids[int(account["userid"])], int(account["userid"]))
+        _settle(stack, processes, timeout_s=120)
+        now_s = int(stack.control("GET", "clock")["now"])
+        from rookery.config import DEFAULT_WITHINGS_CLIENT_ID
+
+        client_id = DEFAULT_WITHINGS_CLIENT_ID
+        calls_before = len(stack.control("GET", f"calls?client_id={client_id}")["calls"])
+        arrivals_before = len(http.get(f"{receiver_url}/arrivals").json()["arrivals"])
+        planned = plan_load(
+            accounts=accounts,
+            user_ids=user_ids,
+            mix=mix,
+            total=int(args.rate * args.seconds),
+            seed=args.seed,
+            now_s=now_s,
         )
+        load_before = _loadavg()
+        cpu_before = processes.cpu_s()
+        run_started = time.monotonic()
+        sent, answered, errors = asyncio.run(drive(sandbox_url, planned, rate=args.rate))
+        load_during = _loadavg()
+        uptime_during = _uptime()
+        by_key = {(p.kind, p.value): p for p in planned}
+        arrivals: dict[tuple[str, int], float] = {}
+        mismatched = 0
         deadline = time.monotonic() + DRAIN_S
-        arrivals: dict[int, float] = {}
         while time.monotonic() < deadline and len(arrivals) < len(sent):
-            for received in stack.receiver.received(DATA_PATH)[before:]:
-                document = json.loads(received.body)
-                if document.get("data_structure") != "body_metrics_event":
+            received = http.get(f"{receiver_url}/arrivals", params={"since": arrivals_before})
+            for at, kind, user_id, value, _version in received.json()["arrivals"]:
+                item = by_key.get((kind, value))
+                if item is None:
                     continue
-                for event in document["body_health"]["events"]["body_metrics_event"]:
-                    weight = event["body_metrics"]["weight_kg_float"]
-                    if weight is not None:
-                        grams = round(weight * 1000)
-                        if grams in sent and grams not in arrivals:
-                            arrivals[grams] = received.at_monotonic
+                if item.user_id != user_id:
+                    mismatched += 1
+                    continue
+                arrivals.setdefault((kind, value), at)
             time.sleep(0.2)
-        calls = stack.control(
-            "GET", f"calls?client_id={stack.settings.withings_client_id}&since={since}"
-        )["calls"]
-    data_calls = [call for call in calls if call["path"] == "/measure"]
-    latencies = [arrivals[g] - sent[g] for g in arrivals]
+        drained_s = time.monotonic() - run_started
+        cpu_after = processes.cpu_s()
+        calls = stack.control("GET", f"calls?client_id={client_id}")["calls"][calls_before:]
+        deliveries = stack.control("GET", "deliveries")["deliveries"]
+        outcomes = asyncio.run(_outcomes(database_url))
+        posts = http.get(f"{receiver_url}/arrivals", params={"since": 0}).json()["posts"]
+        uptime_after = _uptime()
+    latencies = [arrivals[key] - sent[key] for key in arrivals]
     span = max(arrivals.values()) - min(sent.values()) if arrivals else float("nan")
-    fewest = PLANS[Domain.MEASURES].fewest_calls
+    domain_calls = Counter(DOMAIN_CALLS.get((c["path"], c["action"]), "other") for c in calls)
+    sent_by_kind = Counter(p.kind for p in planned)
+    per_kind: dict[str, Any] = {}
+    for kind in FEWEST:
+        if not sent_by_kind[kind]:
+            continue
+        kind_latencies = [arrivals[k] - sent[k] for k in arrivals if k[0] == kind]
+        per_kind[kind] = {
+            "appli": APPLI[kind],
+            "notifications": sent_by_kind[kind],
+            "delivered": len(kind_latencies),
+            "latency_p50_s": _percentile(kind_latencies, 0.5),
+            "latency_p99_s": _percentile(kind_latencies, 0.99),
+            "withings_calls": domain_calls[kind],
+            "calls_per_notification": round(domain_calls[kind] / sent_by_kind[kind], 4),
+            "fewest_per_notification": FEWEST[kind],
+            "calls_ratio_to_fewest": round(
+                domain_calls[kind] / (sent_by_kind[kind] * FEWEST[kind]), 4
+            ),
+        }
+    fewest_total = sum(sent_by_kind[kind] * FEWEST[kind] for kind in sent_by_kind)
+    data_calls = sum(n for kind, n in domain_calls.items() if kind != "other")
+    failed_notifications = sum(1 for d in deliveries if d["state"] != "delivered")
     result = {
         "command": "python bench/pipeline.py " + " ".join(sys.argv[1:]),
-        "database": "sqlite",
+        "database": args.database,
+        "workers": args.workers,
         "cpus": os.cpu_count(),
         "users": args.users,
         "rate_per_s": args.rate,
         "seconds": args.seconds,
         "seed": args.seed,
+        "mix": mix,
         "notifications": len(sent),
         "delivered": len(arrivals),
         "lost": len(sent) - len(arrivals),
-        "latency_p50_s": round(statistics.median(latencies), 4) if latencies else None,
-        "latency_p99_s": round(_percentile(latencies, 0.99), 4) if latencies else None,
-        "latency_max_s": round(max(latencies), 4) if latencies else None,
+        "delivered_over_sent": round(len(arrivals) / len(sent), 4) if sent else None,
+        "latency_p50_s": _percentile(latencies, 0.5),
+        "latency_p95_s": _percentile(latencies, 0.95),
+        "latency_p99_s": _percentile(latencies, 0.99),
+        "latency_max_s": _percentile(latencies, 1.0),
         "throughput_per_s": round(len(arrivals) / span, 2) if arrivals else None,
-        "withings_calls": len(data_calls),
-        "calls_per_notification": round(len(data_calls) / len(sent), 4) if sent else None,
-        "calls_ratio_to_fewest": round(len(data_calls) / (len(sent) * fewest), 4) if sent else None,
+        "send_rate_achieved_per_s": round(len(sent) / (max(sent.values()) - min(sent.values())), 2)
+        if len(sent) > 1
+        else None,
+        "notify_answer_p50_s": _percentile(answered, 0.5),
+        "notify_answer_p99_s": _percentile(answered, 0.99),
+        "withings_data_calls": data_calls,
+        "withings_other_calls": domain_calls["other"],
+        "calls_ratio_to_fewest": round(data_calls / fewest_total, 4) if fewest_total else None,
+        "by_kind": per_kind,
+        "errors": {
+            "control_calls": len(errors),
+            "control_examples": errors[:5],
+            "notifications_not_acknowledged": failed_notifications,
+            "identity_mismatches": mismatched,
+            "webhook_posts": posts,
+        },
+        "rookery": outcomes,
+        "cpu_s_during_run": {
+            name: round(cpu_after[name] - cpu_before.get(name, 0.0), 2) for name in cpu_after
+        },
+        "cpu_ms_per_notification": {
+            name: round(1000 * (cpu_after[name] - cpu_before.get(name, 0.0)) / len(sent), 2)
+            for name in cpu_after
+        }
+        if sent
+        else None,
+        "load_average_before": load_before,
+        "load_average_after_load": load_during,
+        "uptime_during": uptime_during,
+        "uptime_after": uptime_after,
+        "drained_s": round(drained_s, 2),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    width = max(len(key) for key in result)
-    for key, value in result.items():
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    _print_table(result)
+    if args.keep:
+        print(f"logs in {folder}")
+
+
+def _print_table(result: dict[str, Any]) -> None:
+    flat = {k: v for k, v in result.items() if k not in ("by_kind", "errors", "rookery")}
+    width = max(len(key) for key in flat)
+    for key, value in flat.items():
         print(f"{key:<{width}}  {value}")
+    print()
+    print(f"{'kind':<9}{'sent':>6}{'deliv':>7}{'p50 s':>8}{'p99 s':>8}{'calls':>7}{'ratio':>7}")
+    for kind, row in result["by_kind"].items():
+        print(
+            f"{kind:<9}{row['notifications']:>6}{row['delivered']:>7}"
+            f"{row['latency_p50_s'] or 0:>8.3f}{row['latency_p99_s'] or 0:>8.3f}"
+            f"{row['withings_calls']:>7}{row['calls_ratio_to_fewest']:>7.3f}"
+        )
+    print()
+    print("errors:", json.dumps(result["errors"]))
+    print("rookery:", json.dumps(result["rookery"]))
 
 
 if __name__ == "__main__":

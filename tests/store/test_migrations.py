@@ -50,7 +50,8 @@ async def test_sqlite_connections_use_wal_and_foreign_keys(sqlite_url: str) -> N
         synchronous = await connection.scalar(text("PRAGMA synchronous"))
         busy_timeout = await connection.scalar(text("PRAGMA busy_timeout"))
     await engine.dispose()
-    assert (journal_mode, foreign_keys, synchronous, busy_timeout) == ("wal", 1, 1, 5000)
+    # busy_timeout 0: the engine waits for the write lock in asyncio (tests/store/test_engine.py).
+    assert (journal_mode, foreign_keys, synchronous, busy_timeout) == ("wal", 1, 1, 0)
 
 
 async def test_foreign_keys_are_enforced(sessions: async_sessionmaker[AsyncSession]) -> None:

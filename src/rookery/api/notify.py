@@ -14,11 +14,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from starlette.exceptions import HTTPException
 
-from rookery.api.deps import CipherDep, SessionDep
+from rookery.api.deps import CipherDep, MetricsDep, SessionDep
 from rookery.api.errors import error_responses
 from rookery.connections.deployment import NOTIFY_PATH, notify_token_matches
 from rookery.errors import UnauthenticatedError
-from rookery.pipeline.notifications import MAX_BODY_BYTES, parse_notification, record_notification
+from rookery.pipeline.notifications import (
+    MAX_BODY_BYTES,
+    Recorded,
+    parse_notification,
+    record_notification,
+)
 from rookery.store.tables import utc_now
 
 router = APIRouter(tags=["withings"])
@@ -28,7 +33,12 @@ TokenQuery = Annotated[str | None, Query(description="The deployment's notificat
 
 # HEAD answers like GET; it stays out of the OpenAPI so that the two share no operation id.
 @router.head(NOTIFY_PATH, include_in_schema=False)
-@router.get(NOTIFY_PATH, summary="Withings callback probe")
+@router.get(
+    NOTIFY_PATH,
+    summary="Withings callback probe",
+    response_class=Response,
+    responses={HTTPStatus.OK.value: {"description": "The callback URL answers (empty body)."}},
+)
 async def probe() -> Response:
     """200: Withings checks that the callback URL answers before it subscribes it."""
     return Response(status_code=HTTPStatus.OK)
@@ -37,14 +47,49 @@ async def probe() -> Response:
 @router.post(
     NOTIFY_PATH,
     summary="Withings notification",
-    responses=error_responses(
-        HTTPStatus.UNAUTHORIZED,
-        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-        HTTPStatus.UNPROCESSABLE_ENTITY,
-    ),
+    response_class=Response,
+    responses={
+        HTTPStatus.OK.value: {"description": "Stored and queued, or not ours (empty body)."},
+        **error_responses(
+            HTTPStatus.UNAUTHORIZED,
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+        ),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["userid", "appli"],
+                        "properties": {
+                            "userid": {"type": "integer", "description": "Withings user id."},
+                            "appli": {"type": "integer", "description": "Category (appli)."},
+                            "startdate": {"type": "integer", "description": "Epoch seconds."},
+                            "enddate": {"type": "integer", "description": "Epoch seconds."},
+                            "date": {"type": "string", "description": "YYYY-MM-DD (appli 16)."},
+                            "action": {"type": "string", "description": "appli 46 only."},
+                        },
+                    },
+                    "example": {
+                        "userid": 12345678,
+                        "appli": 1,
+                        "startdate": 1699941600,
+                        "enddate": 1699941601,
+                    },
+                }
+            },
+        }
+    },
 )
 async def notify(
-    request: Request, session: SessionDep, cipher: CipherDep, token: TokenQuery = None
+    request: Request,
+    session: SessionDep,
+    cipher: CipherDep,
+    metrics: MetricsDep,
+    token: TokenQuery = None,
 ) -> Response:
     """Store a Withings notification (form-encoded) and queue its fetch; 200 once committed.
 
@@ -56,8 +101,18 @@ async def notify(
         if token is None or not await notify_token_matches(session, cipher, token):
             raise UnauthenticatedError("the notification token is missing or wrong")
         notification = parse_notification(body)
-        await record_notification(session, notification, now=utc_now())
+        recorded = await record_notification(session, notification, now=utc_now())
+    metrics.record_notification(str(notification.appli_code), _outcome(recorded))
     return Response(status_code=HTTPStatus.OK)
+
+
+def _outcome(recorded: Recorded) -> str:
+    """What a stored notification led to, for `rookery_withings_notifications_total`."""
+    if not recorded.known:
+        return "unknown_account"
+    if recorded.unlinked:
+        return "unlinked"
+    return "fetch_queued" if recorded.fetches else "nothing_to_fetch"
 
 
 async def _bounded_body(request: Request) -> bytes:

@@ -42,8 +42,9 @@ from rookery.delivery.schedule import (
 from rookery.delivery.signing import webhook_headers
 from rookery.delivery.ssrf import Resolver, WebhookPolicy, check_webhook_url, resolve_host
 from rookery.delivery.transport import WEBHOOK_TIMEOUT_S, pinned, webhook_client
-from rookery.delivery.wakeup import Doorbell, listening
 from rookery.errors import InvalidInputError
+from rookery.jobs.wakeup import DELIVERIES, Doorbell, listening
+from rookery.metrics import Metrics
 from rookery.store.crypto import TokenCipher
 from rookery.store.engine import session_factory
 from rookery.store.tables import (
@@ -139,6 +140,7 @@ class Sender:
         poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
         dead_retention: timedelta = DEFAULT_DEAD_RETENTION,
         purge_interval_s: float = DEFAULT_PURGE_INTERVAL_S,
+        metrics: Metrics | None = None,
     ) -> None:
         if lease.total_seconds() <= send_timeout_s:
             raise ValueError("the lease must outlast the send timeout")
@@ -158,6 +160,7 @@ class Sender:
         self._dead_retention = dead_retention
         self._purge_interval_s = purge_interval_s
         self._doorbell = Doorbell()
+        self._metrics = metrics
         self._in_flight = _InFlight()
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -211,7 +214,7 @@ class Sender:
         return purged
 
     async def _run(self, started: asyncio.Event) -> None:
-        async with listening(self._engine, self._doorbell):
+        async with listening(self._engine, DELIVERIES, self._doorbell.ring):
             started.set()
             next_purge = time.monotonic()
             while True:
@@ -354,6 +357,7 @@ class Sender:
             if delivery.attempts != claim.attempt:
                 return
             _apply(delivery, judgement, outcome, now)
+            created_at = delivery.created_at
             if judgement.verdict is Verdict.DEAD and delivery.kind is DeliveryKind.DATA:
                 client = await session.get(Client, delivery.client_id)
                 if client is not None:
@@ -366,6 +370,11 @@ class Sender:
                         message=_rejection_message(delivery, outcome),
                         at=now,
                     )
+        if self._metrics is not None:
+            delivered = judgement.verdict is Verdict.DELIVERED
+            self._metrics.record_delivery(
+                claim.kind.value, judgement.verdict.value, now - created_at if delivered else None
+            )
         logger.info(
             "delivery_attempt",
             webhook_id=claim.webhook_id,
@@ -449,6 +458,7 @@ async def open_sender(
             http=http,
             policy=resources.webhook_policy,
             limits=limits,
+            metrics=resources.metrics,
         )
         async with sender:
             yield sender

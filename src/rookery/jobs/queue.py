@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rookery.jobs.dialect import insert_ignoring_conflict
 from rookery.jobs.kinds import Priority
 from rookery.jobs.retry import DEFAULT_MAX_ATTEMPTS
-from rookery.jobs.wakeup import wake_after_commit
+from rookery.jobs.wakeup import JOBS, wake_after_commit
 from rookery.logs import redact_text
 from rookery.store.enums import JobStatus
 from rookery.store.tables import Job, utc_now
@@ -91,7 +91,7 @@ async def enqueue(
             ).returning(Job.id)
         )
         if inserted is not None:
-            await wake_after_commit(session)
+            await wake_after_commit(session, JOBS)
             return int(inserted)
         # A concurrent transaction queued the same key between our look and our insert.
     raise RuntimeError(f"could not enqueue {kind} with dedupe key {dedupe_key!r}")
@@ -122,7 +122,7 @@ async def _coalesce_into_queued(
         )
         .execution_options(synchronize_session=False)
     )
-    await wake_after_commit(session)
+    await wake_after_commit(session, JOBS)
     return existing.id
 
 
@@ -284,7 +284,7 @@ async def release(
         session, job_id, owner, status=JobStatus.QUEUED, run_at=now, updated_at=now
     )
     if released:
-        await wake_after_commit(session)
+        await wake_after_commit(session, JOBS)
     return released
 
 
@@ -337,7 +337,7 @@ async def recover_expired(session: AsyncSession, *, now: datetime | None = None)
     )
     recovered = int(getattr(result, "rowcount", 0))
     if recovered:
-        await wake_after_commit(session)
+        await wake_after_commit(session, JOBS)
     return recovered
 
 
@@ -364,7 +364,7 @@ async def requeue(session: AsyncSession, job_id: int, *, now: datetime | None = 
     )
     requeued = getattr(result, "rowcount", 0) == 1
     if requeued:
-        await wake_after_commit(session)
+        await wake_after_commit(session, JOBS)
     return bool(requeued)
 
 
