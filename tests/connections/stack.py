@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
-import uvicorn
 from fastapi import FastAPI, Response
 from sqlalchemy import select
 
@@ -39,7 +36,7 @@ from rookery.store.clients import NewClient, create_client
 from rookery.store.migrate import upgrade
 from rookery.store.tables import Delivery, Job, RateLimit, User, WithingsConnection
 from tests.sandbox.factories import make_world
-from tests.sandbox.servers import serve
+from tests.sandbox.servers import loopback_listener, serve, serve_on
 
 SettingsFactory = Callable[..., Settings]
 CONNECTION_KINDS = (JobKind.WITHINGS_SUBSCRIBE, JobKind.WITHINGS_REVOKE)
@@ -104,28 +101,6 @@ def _notify_stand_in(app: FastAPI) -> None:
     app.add_api_route("/withings/notify", probe, methods=["HEAD", "GET"])
 
 
-@contextmanager
-def _serve_on(app: FastAPI, sock: socket.socket) -> Iterator[None]:
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, log_level="warning", ws="none", lifespan="on", timeout_graceful_shutdown=1
-        )
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the Rookery test server did not start")
-        time.sleep(0.01)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
-
 def start_stack(
     stack: ExitStack, make_settings: SettingsFactory, database_url: str, **overrides: Any
 ) -> Stack:
@@ -134,10 +109,7 @@ def start_stack(
         SandboxSettings(clock_speed=0.0, start_at_epoch=time.time()), make_world()
     )
     sandbox_url = stack.enter_context(serve(sandbox_app))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    rookery_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock, rookery_url = loopback_listener()
     settings = make_settings(
         database_url,
         public_url=rookery_url,
@@ -152,7 +124,7 @@ def start_stack(
     except BaseException:
         sock.close()
         raise
-    stack.enter_context(_serve_on(app, sock))
+    stack.enter_context(serve_on(app, sock))
     return Stack(rookery_url, sandbox_url, sandbox_app.sandbox, settings)
 
 

@@ -7,7 +7,8 @@ import asyncio
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+
+from rookery.delivery.receiver import WebhookAnswer, WebhookReceiver, WebhookRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +23,7 @@ class Received:
 
 
 @dataclass
-class Receiver:
+class Receiver(WebhookReceiver):
     """ASGI app. `status[path]` (default 200), `headers[path]`, and paths in `hanging` never
     answer until `release()`."""
 
@@ -42,26 +43,15 @@ class Receiver:
         """Let hanging requests end."""
         self._released.set()
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (message := await receive())["type"] != "lifespan.shutdown":
-                await send({"type": message["type"] + ".complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        path = scope["path"]
-        headers = {key.decode().lower(): value.decode() for key, value in scope["headers"]}
+    async def answer(self, request: WebhookRequest) -> WebhookAnswer:
+        """Record the request, hang if told, then answer as told for its path."""
+        path = request.path
         with self._lock:
-            self._received.append(Received(scope["method"], path, headers, body, time.monotonic()))
+            self._received.append(
+                Received(request.method, path, request.headers, request.body, time.monotonic())
+            )
         if path in self.hanging:
             # Released from the test's thread, not this server's loop.
             await asyncio.to_thread(self._released.wait)
-        extra = [(k.encode(), v.encode()) for k, v in self.headers.get(path, {}).items()]
         status = self.status.get(path, 200)
-        await send({"type": "http.response.start", "status": status, "headers": extra})
-        await send({"type": "http.response.body", "body": f"answer {status}".encode()})
+        return WebhookAnswer(status, self.headers.get(path, {}), f"answer {status}".encode())

@@ -6,7 +6,6 @@ receiver, each a real server or loop in its own thread, talking real HTTP.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 import uuid
@@ -19,7 +18,6 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
-import uvicorn
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,40 +44,12 @@ from rookery.store.tables import (
 )
 from tests.delivery.receiver import Receiver
 from tests.jobs.conftest import process_environ
+from tests.sandbox.servers import loopback_listener, serve_on
 
 T = TypeVar("T")
 
 DATA_PATH = "/data"
 EVENTS_PATH = "/events"
-
-
-def _listener() -> tuple[socket.socket, str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock, f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-
-@contextmanager
-def _served(app: Any, sock: socket.socket) -> Iterator[None]:
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, log_level="error", ws="none", lifespan="on", timeout_graceful_shutdown=1
-        )
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("a test server did not start")
-        time.sleep(0.01)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 def registry() -> Registry:
@@ -307,9 +277,9 @@ def deployment(
     """Start the sandbox (clock running from `population.now_utc`), Rookery against it, a
     worker and a receiver; stop them all on exit."""
     with ExitStack() as stack:
-        sandbox_sock, sandbox_url = _listener()
-        rookery_sock, rookery_url = _listener()
-        receiver_sock, receiver_url = _listener()
+        sandbox_sock, sandbox_url = loopback_listener()
+        rookery_sock, rookery_url = loopback_listener()
+        receiver_sock, receiver_url = loopback_listener()
         fields = {
             "public_url": rookery_url,
             "withings_api_url": sandbox_url,
@@ -324,10 +294,12 @@ def deployment(
             rate_limit_per_minute=sandbox_rate_limit,
             seed=population.seed,
         )
-        stack.enter_context(_served(create_sandbox_app(sandbox_settings, population), sandbox_sock))
+        stack.enter_context(
+            serve_on(create_sandbox_app(sandbox_settings, population), sandbox_sock)
+        )
         receiver = Receiver()
-        stack.enter_context(_served(receiver, receiver_sock))
-        stack.enter_context(_served(create_app(settings), rookery_sock))
+        stack.enter_context(serve_on(receiver, receiver_sock))
+        stack.enter_context(serve_on(create_app(settings), rookery_sock))
         if with_worker:
             stack.enter_context(WorkerThread(settings))
         http = stack.enter_context(httpx2.Client(timeout=30))

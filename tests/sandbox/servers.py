@@ -14,20 +14,31 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
+from urllib.parse import parse_qsl
 
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rookery.delivery.receiver import WebhookAnswer, WebhookReceiver, WebhookRequest
+
 _LIFESPAN_TIMEOUT_S = 10.0
 
 
-@contextmanager
-def serve(app: Any, **config: Any) -> Iterator[str]:
-    """Serve `app` on a free loopback port for the duration; yields the base URL."""
+_START_TIMEOUT_S = 15.0
+
+
+def loopback_listener() -> tuple[socket.socket, str]:
+    """A socket bound to a free loopback port and its base URL, for an app that must know its
+    own URL before it is built; hand both to `serve_on`."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
+    return sock, f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@contextmanager
+def serve_on(app: Any, sock: socket.socket, **config: Any) -> Iterator[None]:
+    """Serve `app` (lifespan on) on the bound `sock` for the duration, then close `sock`."""
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -40,18 +51,28 @@ def serve(app: Any, **config: Any) -> Iterator[str]:
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + _START_TIMEOUT_S
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
+            sock.close()
             raise RuntimeError("the test server did not start")
         time.sleep(0.01)
-    scheme = "https" if "ssl_certfile" in config else "http"
     try:
-        yield f"{scheme}://127.0.0.1:{port}"
+        yield
     finally:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+@contextmanager
+def serve(app: Any, **config: Any) -> Iterator[str]:
+    """Serve `app` on a free loopback port for the duration; yields the base URL."""
+    sock, url = loopback_listener()
+    if "ssl_certfile" in config:
+        url = url.replace("http://", "https://", 1)
+    with serve_on(app, sock, **config):
+        yield url
 
 
 class _Lifespan:
@@ -138,7 +159,7 @@ class ServerPool:
             self._free.append((slot, url))
 
 
-class Receiver:
+class Receiver(WebhookReceiver):
     """A webhook receiver: records every request; answers `status` (or hangs `delay_s` first)."""
 
     def __init__(self) -> None:
@@ -153,27 +174,10 @@ class Receiver:
         with self._lock:
             return [form for method, form in self.requests if method == "POST"]
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """ASGI entry point."""
-        if scope["type"] == "lifespan":
-            while (message := await receive())["type"] != "lifespan.shutdown":
-                await send({"type": message["type"] + ".complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        from urllib.parse import parse_qsl
-
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+    async def answer(self, request: WebhookRequest) -> WebhookAnswer:
+        """Record the request's form, wait `delay_s` if set, answer `status` (`head_status`)."""
         with self._lock:
-            self.requests.append((scope["method"], dict(parse_qsl(body.decode()))))
+            self.requests.append((request.method, dict(parse_qsl(request.body.decode()))))
         if self.delay_s:
-            import asyncio
-
             await asyncio.sleep(self.delay_s)
-        status = self.head_status if scope["method"] == "HEAD" else self.status
-        await send({"type": "http.response.start", "status": status, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
+        return WebhookAnswer(self.head_status if request.method == "HEAD" else self.status)

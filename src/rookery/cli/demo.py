@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hmac
 import json
 import logging
 import secrets
@@ -41,6 +40,7 @@ if TYPE_CHECKING:
 
     from rookery.app import Resources
     from rookery.config import Settings
+    from rookery.delivery.receiver import Arrival
     from rookery.sandbox.records import Account
 
 DEFAULT_DATA_DIR: Final = Path("var/demo")
@@ -185,17 +185,6 @@ class Credentials:
     webhook_secret: str
 
 
-@dataclass(frozen=True, slots=True)
-class Arrival:
-    """A webhook the receiver got."""
-
-    path: str
-    body: bytes
-    webhook_id: str
-    signatures_ok: bool
-    received_at: datetime
-
-
 def _settings(data_dir: Path, sockets: Sockets, backfill_days: int) -> Settings:
     from rookery.config import load_settings
 
@@ -288,76 +277,6 @@ def _read_credentials(path: Path) -> Credentials | None:
         raise DemoError(f"{path} is not a demo client file; delete it to start afresh") from None
 
 
-class Receiver:
-    """The client's side: an ASGI app taking both webhooks, checking X-ROOK-HASH and the
-    Standard Webhooks signature, answering 204 (401 when a signature is wrong)."""
-
-    def __init__(self, credentials: Credentials, arrivals: asyncio.Queue[Arrival]) -> None:
-        self._credentials = credentials
-        self._arrivals = arrivals
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (message := await receive())["type"] != "lifespan.shutdown":
-                await send({"type": message["type"] + ".complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = {key.decode().lower(): value.decode() for key, value in scope["headers"]}
-        path = scope["path"]
-        known = scope["method"] == "POST" and path in (DATA_PATH, EVENTS_PATH)
-        verified = known and self.verify(headers, body, is_event=path == EVENTS_PATH)
-        if known:
-            self._arrivals.put_nowait(
-                Arrival(path, body, headers.get("webhook-id", ""), verified, datetime.now(UTC))
-            )
-        status = 204 if verified else 401 if known else 404
-        await send({"type": "http.response.start", "status": status, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
-    def verify(self, headers: dict[str, str], body: bytes, *, is_event: bool) -> bool:
-        """Whether both signatures of one webhook are right."""
-        from rookery.delivery.signing import rook_hash, standard_signature
-
-        try:
-            document = json.loads(body)
-            user_id = str(document["user_id"])
-            signed_at = str(document["datetime"]) if is_event else _datetime_string(document)
-            timestamp = int(headers["webhook-timestamp"])
-            webhook_id = headers["webhook-id"]
-            expected_standard = standard_signature(
-                self._credentials.webhook_secret, webhook_id, timestamp, body
-            )
-        except (ValueError, KeyError, TypeError):
-            return False
-        expected_hash = rook_hash(
-            self._credentials.hash_key, self._credentials.client_uuid, user_id, signed_at
-        )
-        offered = headers.get("webhook-signature", "").split()
-        return hmac.compare_digest(headers.get("x-rook-hash", ""), expected_hash) and any(
-            hmac.compare_digest(signature, expected_standard) for signature in offered
-        )
-
-
-def _datetime_string(document: dict[str, Any]) -> str:
-    """What X-ROOK-HASH signs: the summary's `metadata.datetime_string`, or the first event's."""
-    for pillar in ("sleep_health", "physical_health", "body_health"):
-        content = document.get(pillar)
-        if not isinstance(content, dict):
-            continue
-        if "summary" in content:
-            structure = next(iter(content["summary"].values()))
-            return str(structure["metadata"]["datetime_string"])
-        events = next(iter(content["events"].values()))
-        return str(events[0]["metadata"]["datetime_string"])
-    raise KeyError("no pillar in the document")
-
-
 @functools.cache
 def _server_class() -> type[uvicorn.Server]:
     import uvicorn
@@ -398,6 +317,7 @@ async def _main(
     reused: bool,
 ) -> None:
     from rookery.app import create_app
+    from rookery.delivery.receiver import VerifyingReceiver
     from rookery.sandbox.server import create_sandbox_app
     from rookery.sandbox.settings import SandboxSettings
     from rookery.sandbox.synth import generate_population
@@ -418,7 +338,19 @@ async def _main(
     rookery = create_app(settings, with_worker=True)
     servers = [
         (_server(create_sandbox_app(sandbox_settings, population)), sockets.sandbox),
-        (_server(Receiver(credentials, arrivals)), sockets.receiver),
+        (
+            _server(
+                VerifyingReceiver(
+                    client_uuid=credentials.client_uuid,
+                    hash_key=credentials.hash_key,
+                    webhook_secret=credentials.webhook_secret,
+                    data_path=DATA_PATH,
+                    events_path=EVENTS_PATH,
+                    arrivals=arrivals,
+                )
+            ),
+            sockets.receiver,
+        ),
         (_server(rookery), sockets.rookery),
     ]
     stop = asyncio.Event()
@@ -562,8 +494,10 @@ async def _print_arrivals(
 
 
 def _day_of(document: dict[str, Any]) -> str:
+    from rookery.delivery.receiver import signed_datetime_string
+
     try:
-        return _datetime_string(document)[:10]
+        return signed_datetime_string(document)[:10]
     except (KeyError, IndexError, TypeError, StopIteration, AttributeError):
         return "?"
 
