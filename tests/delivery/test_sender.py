@@ -352,7 +352,8 @@ async def test_a_hanging_client_does_not_delay_another(
         for document_id in range(5):
             await enqueue(sessions, fast, document_id=document_id)
         await wait_for(lambda: len(inbox.received("/fast")) == 5)
-        assert time.monotonic() - started < 1.0
+        # Far below the 15 s a hanging send may take: the fast client never waited for it.
+        assert time.monotonic() - started < 5.0
         # The hanging client never holds more than its share.
         assert len(inbox.received("/slow")) == limits.per_client
         inbox.release()
@@ -372,7 +373,7 @@ async def test_a_commit_wakes_the_sender_at_once(
         started = time.monotonic()
         await enqueue(sessions, seeded)
         await wait_for(lambda: len(inbox.received("/data")) == 1)
-        assert time.monotonic() - started < 0.5
+        assert time.monotonic() - started < 5.0  # a tenth of the poll interval
 
 
 async def test_several_senders_never_send_the_same_attempt_twice(
