@@ -28,7 +28,7 @@ format: $(STAMP)
 export ROOKERY_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
 test: lint chromium
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest -n 2 --dist load
 
 # The browser tests drive Debian's Chromium (Playwright's own browser download does not work here).
 chromium:
