@@ -345,18 +345,20 @@ async def test_a_hanging_client_does_not_delay_another(
     fast = await seed(new_client, sessions, data_webhook_url=f"{url}/fast")
     limits = SenderLimits(per_client=3, total=8)
     async with make_sender(limits=limits, poll_interval_s=30.0, clock=utc_clock):
-        for document_id in range(20):
-            await enqueue(sessions, slow, document_id=document_id)
-        await wait_for(lambda: len(inbox.received("/slow")) >= limits.per_client)
-        started = time.monotonic()
-        for document_id in range(5):
-            await enqueue(sessions, fast, document_id=document_id)
-        await wait_for(lambda: len(inbox.received("/fast")) == 5)
-        # Far below the 15 s a hanging send may take: the fast client never waited for it.
-        assert time.monotonic() - started < 5.0
-        # The hanging client never holds more than its share.
-        assert len(inbox.received("/slow")) == limits.per_client
-        inbox.release()
+        try:
+            for document_id in range(20):
+                await enqueue(sessions, slow, document_id=document_id)
+            await wait_for(lambda: len(inbox.received("/slow")) >= limits.per_client)
+            started = time.monotonic()
+            for document_id in range(5):
+                await enqueue(sessions, fast, document_id=document_id)
+            await wait_for(lambda: len(inbox.received("/fast")) == 5)
+            # Far below the 15 s a hanging send may take: the fast client never waited for it.
+            assert time.monotonic() - started < 5.0
+            # The hanging client never holds more than its share.
+            assert len(inbox.received("/slow")) == limits.per_client
+        finally:
+            inbox.release()
 
 
 async def test_a_commit_wakes_the_sender_at_once(

@@ -192,7 +192,12 @@ class Sender:
             _, late = await asyncio.wait(tasks, timeout=STOP_GRACE_S)
             for task in late:
                 task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+            if late:
+                # A send cancelled inside a database call may not end promptly; shutting down
+                # must not wait on it (its lease expires, and another sender tries again).
+                _, stuck = await asyncio.wait(late, timeout=STOP_GRACE_S)
+                if stuck:
+                    logger.warning("delivery.sender.stop_abandoned", sends=len(stuck))
 
     def wake(self) -> None:
         """Look for due deliveries now."""
