@@ -7,12 +7,15 @@ the code once instead of failing. Sources: ../shared/research/withings_api.md §
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from functools import cache
-from typing import Final
+from typing import Final, TypeVar
 
 logger = logging.getLogger(__name__)
+
+_Code = TypeVar("_Code", bound=IntEnum)
 
 
 class Scope(StrEnum):
@@ -380,50 +383,33 @@ def _warn_unknown(table: str, code: object) -> None:
     logger.warning("withings.unknown_code", extra={"table": table, "code": code})
 
 
-# Lookups by value: a dict lookup is several times faster than calling the enum (a getmeas page
-# has tens of thousands of measures). Each holds every member, UNKNOWN's own -1 included.
-_MEASURE_TYPES: Final[dict[int, MeasureType]] = {member.value: member for member in MeasureType}
-_MEASURE_ATTRIBS: Final[dict[int, MeasureAttrib]] = {
-    member.value: member for member in MeasureAttrib
-}
-_SLEEP_STATES: Final[dict[int, SleepState]] = {member.value: member for member in SleepState}
-_APPLIS: Final[dict[int, Appli]] = {member.value: member for member in Appli}
+def _lookup(enum: type[_Code], table: str) -> Callable[[int], _Code]:
+    """A function from a code to its member of `enum`, or to UNKNOWN (logged once).
+
+    A dict lookup is several times faster than calling the enum (a getmeas page has tens of
+    thousands of measures); the dict holds every member, UNKNOWN's own -1 included.
+    """
+    members = {member.value: member for member in enum}
+    unknown = enum(-1)
+
+    def lookup(code: int) -> _Code:
+        found = members.get(code)
+        if found is None:
+            _warn_unknown(table, code)
+            return unknown
+        return found
+
+    return lookup
 
 
-def measure_type(code: int) -> MeasureType:
-    """The measure type for a `meastype` code, or UNKNOWN (logged once)."""
-    found = _MEASURE_TYPES.get(code)
-    if found is None:
-        _warn_unknown("meastype", code)
-        return MeasureType.UNKNOWN
-    return found
-
-
-def measure_attrib(code: int) -> MeasureAttrib:
-    """The attribution of a measure group, or UNKNOWN (logged once)."""
-    found = _MEASURE_ATTRIBS.get(code)
-    if found is None:
-        _warn_unknown("attrib", code)
-        return MeasureAttrib.UNKNOWN
-    return found
-
-
-def sleep_state(code: int) -> SleepState:
-    """The sleep state of a segment, or UNKNOWN (logged once)."""
-    found = _SLEEP_STATES.get(code)
-    if found is None:
-        _warn_unknown("sleep_state", code)
-        return SleepState.UNKNOWN
-    return found
-
-
-def appli(code: int) -> Appli:
-    """The notification category for an `appli` code, or UNKNOWN (logged once)."""
-    found = _APPLIS.get(code)
-    if found is None:
-        _warn_unknown("appli", code)
-        return Appli.UNKNOWN
-    return found
+measure_type: Final = _lookup(MeasureType, "meastype")
+"""The measure type for a `meastype` code, or UNKNOWN (logged once)."""
+measure_attrib: Final = _lookup(MeasureAttrib, "attrib")
+"""The attribution of a measure group, or UNKNOWN (logged once)."""
+sleep_state: Final = _lookup(SleepState, "sleep_state")
+"""The sleep state of a segment, or UNKNOWN (logged once)."""
+appli: Final = _lookup(Appli, "appli")
+"""The notification category for an `appli` code, or UNKNOWN (logged once)."""
 
 
 def user_action(value: str) -> UserAction:
