@@ -150,7 +150,8 @@ async def _load(port: int, token: str, calls: int, concurrency: int) -> tuple[fl
             await writer.wait_closed()
 
     started = time.perf_counter()
-    await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(concurrency))), 300)
+    async with asyncio.timeout(300):
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
     return time.perf_counter() - started, failures
 
 

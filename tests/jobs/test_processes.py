@@ -41,14 +41,16 @@ async def _start_worker(
         stderr=asyncio.subprocess.DEVNULL,
     )
     assert process.stdout is not None
-    assert await asyncio.wait_for(process.stdout.readline(), timeout=30) == b"ready\n"
+    async with asyncio.timeout(30):
+        assert await process.stdout.readline() == b"ready\n"
     return process
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:
     if process.returncode is None:
         process.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(process.wait(), timeout=20)
+        async with asyncio.timeout(20):
+            await process.wait()
 
 
 def _lines(log: Path, word: str) -> list[str]:
@@ -163,7 +165,8 @@ async def test_rookery_worker_refuses_an_unmigrated_database(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    async with asyncio.timeout(30):
+        out, err = await process.communicate()
     assert process.returncode == 2
     assert out == b""
     assert err.decode().startswith("rookery: ROOKERY_DATABASE_URL: the database is not migrated")

@@ -121,7 +121,8 @@ async def test_concurrent_processes_never_exceed_the_limit(
     ]
     granted = []
     for run in runs:
-        out, _ = await asyncio.wait_for(run.communicate(), timeout=100)
+        async with asyncio.timeout(100):
+            out, _ = await run.communicate()
         assert run.returncode == 0
         granted.append(int(out.decode().strip()))
     # 100 calls wanted at once by 4 processes: exactly the minute's 40 were granted.

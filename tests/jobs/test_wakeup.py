@@ -3,6 +3,8 @@ listeners of its channel only, a rollback wakes nobody, across engines on the sa
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -50,6 +52,18 @@ async def test_a_rollback_wakes_nobody(engine: AsyncEngine) -> None:
             await wake_after_commit(session, DELIVERIES)
             await session.rollback()
         assert not await bell.wait(ABSENT_S)
+
+
+async def test_a_waiter_cancelled_as_the_bell_rings_is_cancelled() -> None:
+    # A stopping loop is cancelled in its wait just as a finishing send rings: the
+    # cancellation must win, or the loop runs on and its `stop()` never returns.
+    bell = Doorbell()
+    waiter = asyncio.create_task(bell.wait(60.0))
+    await asyncio.sleep(0)  # the waiter is now waiting
+    bell.ring()
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
 
 
 async def test_a_channel_must_be_a_plain_name(engine: AsyncEngine) -> None:

@@ -49,7 +49,8 @@ async def test_a_committed_job_starts_within_milliseconds_not_at_the_next_poll(
         await asyncio.sleep(0.3)  # idle: the worker has looked and now waits for a wake-up
         begin = time.monotonic()
         job_id = await _enqueue(resources, "test.ping")
-        await asyncio.wait_for(started.wait(), timeout=5)
+        async with asyncio.timeout(5):
+            await started.wait()
         latency_s = time.monotonic() - begin
         await eventually(lambda: _status_is(resources, job_id, JobStatus.DONE))
     # Bounded well below the polling interval (30 s), with room for a busy machine.
@@ -137,7 +138,8 @@ async def test_stopping_gives_unfinished_jobs_back_untouched(resources: Resource
     worker = Worker(resources, registry, poll_s=1)
     job_id = await _enqueue(resources, "test.block")
     async with running(worker):
-        await asyncio.wait_for(entered.wait(), timeout=5)
+        async with asyncio.timeout(5):
+            await entered.wait()
     job = await load_job(resources.sessions, job_id)
     assert (job.status, job.attempts, job.lease_owner) == (JobStatus.QUEUED, 0, None)
     assert worker.metrics.outcomes[("test.block", Outcome.RELEASED)] == 1

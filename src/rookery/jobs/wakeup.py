@@ -60,7 +60,8 @@ class Doorbell:
     async def wait(self, timeout_s: float) -> bool:
         """Wait for a ring for at most `timeout_s`; whether one came."""
         try:
-            await asyncio.wait_for(self._rung.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await self._rung.wait()
         except TimeoutError:
             return False
         self._rung.clear()
@@ -133,7 +134,8 @@ async def listening(
             _listen_postgres(engine.url, channel, wake, ready, retry_s), name=f"listen-{channel}"
         )
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(ready.wait(), _LISTEN_READY_TIMEOUT_S)
+            async with asyncio.timeout(_LISTEN_READY_TIMEOUT_S):
+                await ready.wait()
         try:
             yield
         finally:

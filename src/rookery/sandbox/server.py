@@ -180,7 +180,8 @@ class Sandbox:
             if self.clock.speed > 0:
                 wait_s = LIVE_TICK_S if wait_s is None else min(wait_s, LIVE_TICK_S)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.notifier.wakeup.wait(), wait_s)
+                async with asyncio.timeout(wait_s):
+                    await self.notifier.wakeup.wait()
 
     def fault_answer(
         self, fault: Fault, path: str, params: Mapping[str, str], token: str | None
@@ -257,7 +258,8 @@ class SandboxApp:
             sandbox.log_fault(fault, path, params, 200)
             # Hang until the client gives up (it disconnects) or hang_s passes, then answer.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(_disconnected(receive), fault.hang_s)
+                async with asyncio.timeout(fault.hang_s):
+                    await _disconnected(receive)
             answer, _ = await sandbox.call(path, params, authorization)
             await _send(send, 200, answer)
         elif fault.kind is FaultKind.MALFORMED_JSON:
