@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import weakref
 from typing import Final
 from urllib.parse import urlencode
 
@@ -24,6 +25,7 @@ NOTIFY_SECRET_NAME: Final = "withings_notify"  # noqa: S105 - a row name, not a 
 NOTIFY_PATH: Final = "/withings/notify"
 _SECRET_BYTES: Final = 32
 _FORM_KEY_LABEL: Final = b"rookery connections page form key"
+_known_notify_tokens: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
 
 
 async def deployment_secret(session: AsyncSession, cipher: TokenCipher) -> str:
@@ -50,8 +52,18 @@ async def notify_token(session: AsyncSession, cipher: TokenCipher) -> str:
 
 
 async def notify_token_matches(session: AsyncSession, cipher: TokenCipher, token: str) -> bool:
-    """Whether `token` is the deployment's notification token (compared in constant time)."""
+    """Whether `token` is the deployment's notification token (compared in constant time).
+
+    The token never changes once created (key rotation re-encrypts the same value), so each
+    engine remembers the one it read: a notification costs no read and no decryption. A token
+    that does not match the remembered one is checked against the stored one again.
+    """
+    engine = session.get_bind()
+    known = _known_notify_tokens.get(engine)
+    if known is not None and hmac.compare_digest(token.encode(), known.encode()):
+        return True
     expected = await notify_token(session, cipher)
+    _known_notify_tokens[engine] = expected
     return hmac.compare_digest(token.encode(), expected.encode())
 
 

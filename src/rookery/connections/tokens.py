@@ -80,9 +80,16 @@ class RefreshDeferred(Retry):
         super().__init__(after_s, "Withings rate limit (shared budget): token refresh")
 
 
-async def access_token(ctx: ConnectionContext, connection_id: uuid.UUID) -> str:
+async def access_token(
+    ctx: ConnectionContext,
+    connection_id: uuid.UUID,
+    *,
+    loaded: WithingsConnection | None = None,
+) -> str:
     """A valid access token for the connection, refreshed first when it expires within
-    `REFRESH_MARGIN`.
+    `REFRESH_MARGIN`. `loaded` is the connection's row if the caller has just read it (its
+    token is used without reading it again; if another process has rotated it meanwhile,
+    Withings' 401 leads to `force_refresh`, which finds the new one).
 
     Raises `NotLinkedError` (unlinked or needs re-link, including when this refresh found the
     grant dead), `NotFoundError` for an unknown connection, `RefreshDeferred` when a refresh is
@@ -90,9 +97,10 @@ async def access_token(ctx: ConnectionContext, connection_id: uuid.UUID) -> str:
     for a transient reason (retry later; nothing was changed; a 601 also holds the deployment's
     calls for its wait).
     """
-    async with ctx.sessions() as session:
-        connection = await _get(session, connection_id)
-        token = _usable_token(ctx, connection, rejected=None)
+    if loaded is None:
+        async with ctx.sessions() as session:
+            loaded = await _get(session, connection_id)
+    token = _usable_token(ctx, loaded, rejected=None)
     if token is not None:
         return token
     return await _refresh(ctx, connection_id, rejected=None)

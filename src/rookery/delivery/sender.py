@@ -162,6 +162,8 @@ class Sender:
         self._doorbell = Doorbell()
         self._metrics = metrics
         self._in_flight = _InFlight()
+        # Whether the last claim may have left due deliveries behind for want of a slot.
+        self._held_back = False
         self._loop_task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Sender:
@@ -253,14 +255,16 @@ class Sender:
             logger.error(
                 "delivery_send_error", webhook_id=claim.webhook_id, exc_info=task.exception()
             )
-        # A slot is free: a client held back by its limit may have more waiting.
-        self._doorbell.ring()
+        # A slot is free: deliveries held back by a limit may be waiting for it.
+        if self._held_back:
+            self._doorbell.ring()
 
     async def _claim(self) -> tuple[list[_Claim], bool]:
         """Lease due deliveries up to the free slots; also whether to claim again at once
         (some were skipped for a client at its limit, and room is left)."""
         free = self._limits.total - len(self._in_flight.tasks)
         if free <= 0:
+            self._held_back = True
             return [], False
         per_client = self._in_flight.per_client
         full = [client for client, count in per_client.items() if count >= self._limits.per_client]
@@ -290,6 +294,8 @@ class Sender:
                 delivery.attempts += 1
                 delivery.lease_expires_at = now + self._lease
                 claims.append(_claim_of(delivery, client))
+        # Held back: rows skipped or left out for a client at its limit, or all the room taken.
+        self._held_back = bool(full) or len(claims) < len(rows) or len(rows) == free
         return claims, len(claims) < len(rows) and len(claims) < free
 
     async def _deliver(self, claim: _Claim) -> None:

@@ -18,11 +18,11 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, and_, case, delete, func, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rookery.jobs.dialect import insert_ignoring_conflict
 from rookery.jobs.kinds import Priority
 from rookery.jobs.retry import DEFAULT_MAX_ATTEMPTS
 from rookery.jobs.wakeup import JOBS, wake_after_commit
 from rookery.logs import redact_text
+from rookery.store.dialect import insert_ignoring_conflict
 from rookery.store.enums import JobStatus
 from rookery.store.tables import Job, utc_now
 
@@ -91,7 +91,7 @@ async def enqueue(
             ).returning(Job.id)
         )
         if inserted is not None:
-            await wake_after_commit(session, JOBS)
+            await _wake_if_due(session, values)
             return int(inserted)
         # A concurrent transaction queued the same key between our look and our insert.
     raise RuntimeError(f"could not enqueue {kind} with dedupe key {dedupe_key!r}")
@@ -122,8 +122,16 @@ async def _coalesce_into_queued(
         )
         .execution_options(synchronize_session=False)
     )
-    await wake_after_commit(session, JOBS)
+    await _wake_if_due(session, {**values, "run_at": min(existing.run_at, values["run_at"])})
     return existing.id
+
+
+async def _wake_if_due(session: AsyncSession, values: Mapping[str, Any]) -> None:
+    """Wake the workers at commit for a job due now. One due later is found by their next
+    look at the queue (they wait at most their poll interval), so that queueing work for
+    later (a day's close) does not send every worker to the queue for nothing."""
+    if values["run_at"] <= values["updated_at"]:
+        await wake_after_commit(session, JOBS)
 
 
 def merge_window(start_key: str, end_key: str) -> Coalesce:

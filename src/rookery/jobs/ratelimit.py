@@ -26,8 +26,8 @@ from typing import Final
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from rookery.jobs.dialect import insert_ignoring_conflict
 from rookery.jobs.kinds import Priority
+from rookery.store.dialect import insert_ignoring_conflict
 from rookery.store.tables import RateLimit, utc_now
 
 WITHINGS: Final = "withings"

@@ -18,9 +18,9 @@ import structlog
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from rookery.jobs.dialect import insert_ignoring_conflict
 from rookery.jobs.registry import PeriodicTask
 from rookery.jobs.shield import to_completion
+from rookery.store.dialect import insert_ignoring_conflict
 from rookery.store.tables import ScheduledTask, utc_now
 
 logger = structlog.get_logger(__name__)

@@ -81,6 +81,10 @@ class Worker:
         # Jobs whose handler is still running (cancelling one of them is safe).
         self._in_handler: set[int] = set()
         self._lost: set[int] = set()
+        # Jobs that ended done: their end frees a slot but puts nothing new in the queue.
+        self._done: set[int] = set()
+        # Whether the last look at the queue left due jobs unclaimed for want of a slot.
+        self._full = False
         self._wake = asyncio.Event()
         self._last_recovery = float("-inf")
 
@@ -123,14 +127,15 @@ class Worker:
                 logger.warning("worker.recovered_expired_leases", jobs=recovered)
         free = self.concurrency - len(self._running)
         if free <= 0:
+            self._full = True
             return self.poll_s  # a finishing job wakes the loop
         now = utc_now()
         # Claimed jobs are started in the same uncancellable step, so none is claimed and then
         # forgotten: once started, stopping the worker gives them back.
-        claimed = await to_completion(self._claim_and_start(free))
-        if claimed == free:
+        claimed, due = await to_completion(self._claim_and_start(free))
+        self._full = claimed == free
+        if self._full:
             return 0.0
-        due = await to_completion(self._next_due())
         if due is None:
             return self.poll_s
         return min(self.poll_s, max((due - now).total_seconds(), _MIN_PAUSE_S))
@@ -139,18 +144,19 @@ class Worker:
         async with self.resources.sessions.begin() as session:
             return await queue.recover_expired(session)
 
-    async def _claim_and_start(self, free: int) -> int:
+    async def _claim_and_start(self, free: int) -> tuple[int, datetime | None]:
+        """Claim and start up to `free` jobs; when fewer were due, also when the next is (one
+        transaction: on SQLite every transaction takes the write lock)."""
+        due: datetime | None = None
         async with self.resources.sessions.begin() as session:
             jobs = await queue.claim(
                 session, owner=self.owner, kinds=self.kinds, limit=free, lease_s=self.lease_s
             )
+            if len(jobs) < free:
+                due = await queue.next_run_at(session, kinds=self.kinds)
         for job in jobs:
             self._start(job)
-        return len(jobs)
-
-    async def _next_due(self) -> datetime | None:
-        async with self.resources.sessions() as session:
-            return await queue.next_run_at(session, kinds=self.kinds)
+        return len(jobs), due
 
     def _start(self, job: Job) -> None:
         self.metrics.record(job.kind, Outcome.CLAIMED)
@@ -161,7 +167,11 @@ class Worker:
         def finished(_: asyncio.Task[None]) -> None:
             self._running.pop(job.id, None)
             self._lost.discard(job.id)
-            self._wake.set()
+            # Look again when jobs were waiting for this slot, or when the job went back to
+            # the queue (deferred, failed, released) and may be due before the next look.
+            if self._full or job.id not in self._done:
+                self._wake.set()
+            self._done.discard(job.id)
 
         task.add_done_callback(finished)
 
@@ -217,12 +227,12 @@ class Worker:
                 duration_s = round(time.monotonic() - started, 3)
                 if context.completed:
                     self.metrics.record(job.kind, Outcome.DONE)
-                    logger.info("job.done", duration_s=duration_s)
                 else:
                     await self._settle(
                         job, Outcome.DONE, lambda s: queue.complete(s, job.id, owner=self.owner)
                     )
-                    logger.info("job.done", duration_s=duration_s)
+                self._done.add(job.id)
+                logger.info("job.done", duration_s=duration_s)
 
     async def _fail(self, job: Job, error: str, retry_after_s: float) -> None:
         try:

@@ -18,6 +18,7 @@ from rookery.connections.context import ConnectionContext
 from rookery.connections.tokens import access_token, force_refresh
 from rookery.jobs import ratelimit
 from rookery.jobs.registry import JobContext, Retry
+from rookery.store.tables import WithingsConnection
 from rookery.withings.client import Exchange, WithingsClient
 from rookery.withings.errors import WithingsAuthError, WithingsRateLimited
 from rookery.withings.responses import Endpoint
@@ -40,10 +41,18 @@ class JobCalls:
     """The Withings calls of one job for one connection; `exchanges` holds every exchange made
     (token refreshes included), in order, for the archive."""
 
-    def __init__(self, ctx: JobContext, *, connection_id: uuid.UUID, priority: int) -> None:
+    def __init__(
+        self,
+        ctx: JobContext,
+        *,
+        connection_id: uuid.UUID,
+        priority: int,
+        loaded: WithingsConnection | None = None,
+    ) -> None:
         self._ctx = ctx
         self._connection_id = connection_id
         self._priority = priority
+        self._loaded = loaded
         self._token: str | None = None
         self.exchanges: list[Exchange] = []
         self.connection = ConnectionContext.from_resources(ctx.resources, recorder=self._record)
@@ -65,9 +74,13 @@ class JobCalls:
         Raises `Retry` when the rate limit has no grant now, `NotLinkedError` when the
         connection has no usable grant, and the `WithingsError` of a failed call.
         """
-        await self.take_grant()
-        token = self._token or await access_token(self.connection, self._connection_id)
+        # The token first: a refresh it needs pays for itself, and may defer the job before
+        # this call's grant is taken.
+        token = self._token or await access_token(
+            self.connection, self._connection_id, loaded=self._loaded
+        )
         self._token = token
+        await self.take_grant()
         try:
             try:
                 return await request(token)

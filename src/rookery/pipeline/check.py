@@ -60,12 +60,12 @@ async def run_check(ctx: JobContext, job: Job) -> None:
         raise Park(f"not a check payload: {error}") from None
     async with ctx.sessions() as session:
         target = await load_target(session, connection_id)
-        connection = await session.get(WithingsConnection, connection_id)
         callback = await notify_callback_url(session, ctx.cipher, ctx.settings)
         await session.commit()  # the notification token, if this created it
-    if target is None or connection is None:
+    if target is None:
         return
-    calls = JobCalls(ctx, connection_id=connection_id, priority=job.priority)
+    connection = target.connection
+    calls = JobCalls(ctx, connection_id=connection_id, priority=job.priority, loaded=connection)
     try:
         listed = await calls.call(lambda token: calls.withings.notify_list(token))
     except NotLinkedError:

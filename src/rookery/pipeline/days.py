@@ -21,10 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rookery.delivery.queue import enqueue_document
-from rookery.jobs.dialect import insert_ignoring_conflict
 from rookery.jobs.kinds import JobKind, Priority
 from rookery.jobs.queue import enqueue
 from rookery.model.common import DataStructure
+from rookery.store.dialect import insert_ignoring_conflict
 from rookery.store.documents import NewVersionHook, StoredChange
 from rookery.store.tables import Client, ClosedDay, Document, User
 from rookery.transform.time import end_of_day

@@ -19,7 +19,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rookery.connections.tokens import NotLinkedError
@@ -46,11 +46,11 @@ from rookery.pipeline.state import (
     record_error,
 )
 from rookery.store.archive import archive_exchange
-from rookery.store.clients import is_data_source_enabled
 from rookery.store.enums import ConnectionState, DataSource
 from rookery.store.tables import (
     BackfillStatus,
     Client,
+    ClientDataSource,
     Job,
     RawExchange,
     SyncState,
@@ -136,6 +136,7 @@ class Target:
     connection_id: uuid.UUID
     client: Client
     user: User
+    connection: WithingsConnection
     timezone: str | None
     heights: tuple[HeightReading, ...]
 
@@ -150,24 +151,32 @@ async def load_target(session: AsyncSession, connection_id: uuid.UUID) -> Target
     not linked, or its client has Withings disabled)."""
     row = (
         await session.execute(
-            select(WithingsConnection, User, Client)
+            select(WithingsConnection, User, Client, SyncState)
             .join(User, User.id == WithingsConnection.user_pk)
             .join(Client, Client.id == User.client_id)
-            .where(WithingsConnection.id == connection_id)
+            .join(
+                ClientDataSource,
+                and_(
+                    ClientDataSource.client_id == Client.id,
+                    ClientDataSource.data_source == DataSource.WITHINGS,
+                    ClientDataSource.enabled.is_(True),
+                ),
+            )
+            .outerjoin(SyncState, SyncState.connection_id == WithingsConnection.id)
+            .where(
+                WithingsConnection.id == connection_id,
+                WithingsConnection.state == ConnectionState.LINKED,
+            )
         )
     ).one_or_none()
     if row is None:
         return None
-    connection, user, client = row
-    if connection.state is not ConnectionState.LINKED:
-        return None
-    if not await is_data_source_enabled(session, client.id, DataSource.WITHINGS):
-        return None
-    state = await session.get(SyncState, connection_id)
+    connection, user, client, state = row
     return Target(
         connection_id=connection_id,
         client=client,
         user=user,
+        connection=connection,
         timezone=None if state is None else state.timezone,
         heights=() if state is None else heights_of(state),
     )
@@ -205,7 +214,9 @@ async def fetch_and_store(
     Raises `Retry` on a deferral, `Park` on a refusal the same request would meet again, and
     the error of any other failure (after archiving what was fetched and noting the error).
     """
-    calls = JobCalls(ctx, connection_id=target.connection_id, priority=job.priority)
+    calls = JobCalls(
+        ctx, connection_id=target.connection_id, priority=job.priority, loaded=target.connection
+    )
     try:
         await execute(calls, plan, request, target, prior, sessions=ctx.sessions)
     except NotLinkedError:
@@ -520,6 +531,11 @@ async def _store(
         state.last_error_at = None
         if request.lastupdate is not None or request.backfill:
             seen = seen_until(exchanges, plan.ranged)
+            if seen is not None and request.backfill and isinstance(request.end, int):
+                # A backfill that ran late (deferred, retried) saw nothing dated after its
+                # window: the cursor stays at the window's end, so that the daily check pulls
+                # what arrived since, should its notification be lost.
+                seen = min(seen, request.end)
             if seen is not None:
                 await advance_cursor(session, target.connection_id, request.domain, seen, now=now)
         if request.backfill:

@@ -16,7 +16,7 @@ from typing import Any, Final
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rookery.jobs.dialect import insert_ignoring_conflict
+from rookery.store.dialect import insert_ignoring_conflict
 from rookery.store.tables import SyncCursor, SyncState
 from rookery.transform.context import HeightReading
 
@@ -24,7 +24,7 @@ from rookery.transform.context import HeightReading
 MAX_HEIGHTS: Final = 200
 
 
-async def ensure_state(session: AsyncSession, connection_id: uuid.UUID, *, now: datetime) -> None:
+async def _ensure_state(session: AsyncSession, connection_id: uuid.UUID, *, now: datetime) -> None:
     """Create the connection's sync-state row if it has none (in the caller's transaction)."""
     await session.execute(
         insert_ignoring_conflict(
@@ -46,37 +46,46 @@ async def locked_state(
     session: AsyncSession, connection_id: uuid.UUID, *, now: datetime
 ) -> SyncState:
     """The connection's sync-state row, created if missing, locked until the transaction ends."""
-    await ensure_state(session, connection_id, now=now)
-    state = await session.scalar(
+    query = (
         select(SyncState)
         .where(SyncState.connection_id == connection_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
+    # Linking creates the row: looking first spares the common case a write.
+    state = await session.scalar(query)
+    if state is None:
+        await _ensure_state(session, connection_id, now=now)
+        state = await session.scalar(query)
     assert state is not None  # just ensured, and only a cascade from the connection deletes it
     return state
 
 
 async def touch_notified(session: AsyncSession, connection_id: uuid.UUID, *, now: datetime) -> None:
     """Record that a notification for the connection arrived at `now`."""
-    await ensure_state(session, connection_id, now=now)
-    await session.execute(
-        update(SyncState)
-        .where(SyncState.connection_id == connection_id)
-        .values(last_notification_at=now, updated_at=now)
-    )
+    await _set_state(session, connection_id, now=now, last_notification_at=now)
 
 
 async def record_error(
     session: AsyncSession, connection_id: uuid.UUID, error: str, *, now: datetime
 ) -> None:
     """Record the connection's latest fetch error (the sync-status API shows it)."""
-    await ensure_state(session, connection_id, now=now)
-    await session.execute(
+    await _set_state(session, connection_id, now=now, last_error=error, last_error_at=now)
+
+
+async def _set_state(
+    session: AsyncSession, connection_id: uuid.UUID, *, now: datetime, **values: Any
+) -> None:
+    """Set `values` on the connection's sync-state row, creating the row if it has none."""
+    statement = (
         update(SyncState)
         .where(SyncState.connection_id == connection_id)
-        .values(last_error=error, last_error_at=now, updated_at=now)
+        .values(updated_at=now, **values)
     )
+    result = await session.execute(statement)
+    if getattr(result, "rowcount", 1) == 0:
+        await _ensure_state(session, connection_id, now=now)
+        await session.execute(statement)
 
 
 def heights_of(state: SyncState) -> tuple[HeightReading, ...]:

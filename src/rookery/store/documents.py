@@ -25,8 +25,6 @@ from datetime import date, datetime
 from typing import Final
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rookery.errors import InvalidInputError
@@ -39,6 +37,7 @@ from rookery.model.common import (
     SummaryDocument,
 )
 from rookery.model.identity import DocumentIdentity, fingerprint
+from rookery.store.dialect import insert_ignoring_conflict
 from rookery.store.tables import Document, DocumentChangeCounter, User
 from rookery.transform.context import Produced
 
@@ -125,7 +124,9 @@ async def store_produced(
         return []
     last_seq = await _lock_counter(session, client_id)
     # Re-read under the lock: a concurrent writer may have stored the same content meanwhile.
-    stored = await _stored(session, user_pk, pending, lock=True)
+    # Not on SQLite, whose transactions hold the write lock from their BEGIN IMMEDIATE.
+    if session.get_bind().dialect.name != "sqlite":
+        stored = await _stored(session, user_pk, pending, lock=True)
     written: list[tuple[Document, Produced]] = []
     for candidate in pending:
         row = stored.get(candidate.key)
@@ -197,19 +198,23 @@ async def _stored(
 
 async def _lock_counter(session: AsyncSession, client_id: uuid.UUID) -> int:
     """Lock the client's change counter (creating it at 0) and return its value."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    await session.execute(
-        insert(DocumentChangeCounter)
-        .values(client_id=client_id, last_change_seq=0)
-        .on_conflict_do_nothing()
-    )
-    last_seq = await session.scalar(
+    query = (
         select(DocumentChangeCounter.last_change_seq)
         .where(DocumentChangeCounter.client_id == client_id)
         .with_for_update()
     )
-    if last_seq is None:  # the row was just ensured; only a concurrent client deletion removes it
+    last_seq = await session.scalar(query)
+    if last_seq is None:  # the client's first document
+        await session.execute(
+            insert_ignoring_conflict(
+                session,
+                DocumentChangeCounter,
+                {"client_id": client_id, "last_change_seq": 0},
+                index_elements=["client_id"],
+            )
+        )
+        last_seq = await session.scalar(query)
+    if last_seq is None:  # only a concurrent deletion of the client removes it
         raise InvalidInputError(f"no client {client_id}")
     return last_seq
 
