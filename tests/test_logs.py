@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 
 import pytest
 import structlog
 
 from rookery.logs import REDACTED, configure_logging, redact_text
+from tests.support.logs import logging_restored
 
 
 def _lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
@@ -16,14 +18,9 @@ def _lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
 
 
 @pytest.fixture(autouse=True)
-def _restore_logging() -> object:
-    root, ours = logging.getLogger(), logging.getLogger("rookery")
-    handlers, level, our_level = root.handlers[:], root.level, ours.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    ours.setLevel(our_level)
-    structlog.reset_defaults()
+def _restore_logging() -> Iterator[None]:
+    with logging_restored():
+        yield
 
 
 def test_stdlib_extra_fields_become_keys(capsys: pytest.CaptureFixture[str]) -> None:
@@ -62,3 +59,22 @@ def test_libraries_log_only_warnings(capsys: pytest.CaptureFixture[str]) -> None
 
 def test_redact_text_keeps_other_parameters() -> None:
     assert redact_text("a?token=x&appli=4") == f"a?token={REDACTED}&appli=4"
+
+
+def test_uvicorn_access_lines_are_redacted_and_a_status_code_is_kept(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # As uvicorn's default configuration leaves its access logger: its own handler, no
+    # propagation, which would print the line unredacted.
+    access = logging.getLogger("uvicorn.access")
+    access.addHandler(logging.StreamHandler())
+    access.propagate = False
+    configure_logging(json=True)
+    access.info('%s - "%s %s HTTP/1.1" %d', "127.0.0.1:5", "POST", "/withings/notify?token=s3", 200)
+    logging.getLogger("rookery.test").info("sent", extra={"status_code": 204})
+    access_line, sent = _lines(capsys)
+    assert (
+        access_line["event"]
+        == '127.0.0.1:5 - "POST /withings/notify?token=[redacted] HTTP/1.1" 200'
+    )
+    assert sent["status_code"] == 204

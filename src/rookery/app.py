@@ -24,6 +24,7 @@ from rookery.api.metrics import router as metrics_router
 from rookery.api.notify import router as notify_router
 from rookery.api.processed_data import build_router as processed_data_router
 from rookery.api.sync_status import router as sync_status_router
+from rookery.api.throttle import FailureThrottle
 from rookery.config import Settings
 from rookery.delivery.ssrf import WebhookPolicy
 from rookery.metrics import Metrics
@@ -113,6 +114,8 @@ def create_app(
         ),
         lifespan=lifespan,
     )
+    # Per app, not in `Resources`: only the HTTP surface checks presented secrets.
+    app.state.throttle = FailureThrottle()
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(metrics_router)

@@ -16,7 +16,8 @@ import structlog
 
 # Keys whose values never reach a log line, whatever logged them.
 _SECRET_KEY = re.compile(
-    r"(token|secret|password|authorization|signature|nonce|code|cookie|state|key)", re.IGNORECASE
+    r"(token|secret|password|authorization|signature|nonce|(?<!status_)code|cookie|state|key)",
+    re.IGNORECASE,
 )
 # Secret-bearing query parameters inside logged URLs or messages (e.g. the notify callback token).
 _SECRET_IN_TEXT = re.compile(
@@ -24,6 +25,7 @@ _SECRET_IN_TEXT = re.compile(
     re.IGNORECASE,
 )
 REDACTED: Final = "[redacted]"
+UVICORN_LOGGERS: Final = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 # Attributes every stdlib LogRecord has; anything else was passed through `extra=`.
 _RECORD_ATTRIBUTES: Final = frozenset(
@@ -53,7 +55,8 @@ def _stdlib_extra(
     record = event_dict.get("_record")
     if isinstance(record, logging.LogRecord):
         for key, value in vars(record).items():
-            if key not in _RECORD_ATTRIBUTES and not key.startswith("_"):
+            # uvicorn's `color_message` repeats the message with terminal colour codes.
+            if key not in _RECORD_ATTRIBUTES and not key.startswith("_") and key != "color_message":
                 event_dict.setdefault(key, value)
     return event_dict
 
@@ -97,3 +100,10 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None) -> None:
     # Libraries (alembic, SQLAlchemy, httpx) speak up only for warnings; Rookery at `level`.
     root.setLevel(logging.WARNING)
     logging.getLogger("rookery").setLevel(level)
+    # uvicorn's access and error lines too, through the redactor rather than uvicorn's own
+    # handlers: an access line shows the query, and the notify URL's holds a secret.
+    for name in UVICORN_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+        logger.setLevel(level)

@@ -39,6 +39,13 @@ async def _enabled(api: httpx2.AsyncClient, new_client: ClientFactory, name: str
     return client
 
 
+async def _allow_redirects(api: httpx2.AsyncClient, client: NewClient, *prefixes: str) -> None:
+    answer = await api.put(
+        "/api/v1/client/redirect_urls", json={"redirect_urls": list(prefixes)}, auth=_auth(client)
+    )
+    assert answer.status_code == 200, answer.text
+
+
 async def _link_directly(
     sessions: async_sessionmaker[AsyncSession], cipher: TokenCipher, client: NewClient, user_id: str
 ) -> None:
@@ -77,6 +84,7 @@ async def test_authorizers_lists_withings_with_a_fresh_consent_url_and_creates_t
     settings: Settings,
 ) -> None:
     client = await _enabled(api, new_client, "Acme <Health>")
+    await _allow_redirects(api, client, "https://a.example/")
     path = f"/api/v1/client_uuid/{client.client_uuid}/user_id/user-1/data_sources/authorizers"
 
     first = await api.get(path, auth=_auth(client), params={"redirect_url": "https://a.example/x"})
@@ -171,6 +179,7 @@ async def test_loopback_redirects_are_allowed_only_while_the_public_url_is_loopb
     api: httpx2.AsyncClient, new_client: ClientFactory
 ) -> None:
     client = await _enabled(api, new_client, "Acme")
+    await _allow_redirects(api, client, "http://127.0.0.1:3000/")
     response = await api.get(
         "/api/v1/user_id/user-1/data_source/Withings/authorizer",
         params={"redirect_url": "http://127.0.0.1:3000/done"},

@@ -95,3 +95,20 @@ async def test_an_unexpected_error_is_a_500_without_its_details(
 
 def test_every_domain_error_has_a_status() -> None:
     assert set(DOMAIN_ERROR_STATUS) == set(RookeryError.__subclasses__())
+
+
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/api/v1/client/webhooks", "GET, PUT"),
+        ("/withings/notify", "GET, HEAD, POST"),
+        ("/healthz", "GET"),
+    ],
+)
+async def test_a_405_lists_every_method_of_the_path(
+    api: httpx2.AsyncClient, path: str, allow: str
+) -> None:
+    response = await api.request("DELETE", path)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == allow
+    assert response.json()["error"] == "Method Not Allowed"

@@ -294,7 +294,7 @@ def test_the_openapi_lists_every_structure_with_rooks_parameters(app: FastAPI) -
         operation = paths[spec.api_path]["get"]
         parameters = {p["name"]: p["required"] for p in operation["parameters"]}
         assert parameters == {"user_id": True, "date": True}, spec.api_path
-        assert set(operation["responses"]) == {"200", "204", "400", "401"}
+        assert set(operation["responses"]) == {"200", "204", "400", "401", "429"}
         schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
         assert schema["$ref"].endswith(spec.document_type.__name__)
     for path in ("/api/v1/client/documents", "/api/v1/client/changes"):

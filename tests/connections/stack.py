@@ -35,6 +35,7 @@ from rookery.sandbox.settings import SandboxSettings
 from rookery.store.clients import NewClient, create_client
 from rookery.store.migrate import upgrade
 from rookery.store.tables import Delivery, Job, RateLimit, User, WithingsConnection
+from tests.jobs.conftest import process_environ
 from tests.sandbox.factories import make_world
 from tests.sandbox.servers import loopback_listener, serve, serve_on
 
@@ -83,6 +84,14 @@ class Stack:
         users = self.control("GET", "users")["users"]
         found: dict[str, Any] = next(user for user in users if user["userid"] == userid)
         return found
+
+    def process_environ(self) -> dict[str, str]:
+        """The environment of a child Rookery process on this stack's database, keys and sandbox."""
+        return {
+            **process_environ(self.settings),
+            "ROOKERY_PUBLIC_URL": self.rookery_url,
+            "ROOKERY_WITHINGS_API_URL": self.sandbox_url,
+        }
 
     def context(self, resources: Resources) -> ConnectionContext:
         """A connection context on `resources` whose clock is the sandbox's."""

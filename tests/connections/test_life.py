@@ -4,23 +4,32 @@ link, subscriptions, refresh, re-link, revoke, Withings' own unlink, and every w
 from __future__ import annotations
 
 import asyncio
-import threading
+import dataclasses
+import json
+import signal
+import sys
 import uuid
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import pytest
 from sqlalchemy import update
 
-from rookery.app import Resources, open_resources
-from rookery.config import Settings
+from rookery.app import Resources
+from rookery.connections.context import withings_client
 from rookery.connections.links import handle_withings_unlink
 from rookery.connections.tokens import NotLinkedError, access_token, force_refresh
 from rookery.jobs import ratelimit
-from rookery.store.clients import NewClient
+from rookery.sandbox.oauth import REPEAT_WINDOW_S
+from rookery.store.clients import NewClient, set_redirect_urls
 from rookery.store.enums import ConnectionState
-from rookery.store.tables import OAuthState, RateLimit, WithingsConnection, utc_now
-from rookery.withings.errors import WithingsRateLimited, WithingsUnavailable
+from rookery.store.tables import Client, OAuthState, RateLimit, WithingsConnection, utc_now
+from rookery.withings.errors import (
+    WithingsMalformedResponse,
+    WithingsRateLimited,
+    WithingsUnavailable,
+)
 from tests.connections.stack import (
     WITHINGS_USER,
     Browser,
@@ -34,10 +43,17 @@ from tests.connections.stack import (
     queued_kinds,
     run_connection_jobs,
 )
+from tests.jobs.conftest import eventually
 
 pytestmark = pytest.mark.anyio
 
 ALL_SUBSCRIBED = [1, 2, 4, 16, 44, 46, 54]
+REPOSITORY = Path(__file__).resolve().parents[2]
+CONCURRENT_REQUESTS = 100
+REFRESHING_PROCESSES = 4
+# Seconds a refresh waits for Withings in the tests where its answer hangs (the sandbox holds it
+# for 60 s).
+IMPATIENT_TIMEOUT_S = 3.0
 
 
 def _query(url: str) -> dict[str, str]:
@@ -155,88 +171,172 @@ async def test_a_401_forces_one_refresh_and_a_stale_rejection_reuses_the_new_tok
     assert len(stack.calls("requesttoken")) == 2
 
 
-async def test_concurrent_refreshes_in_one_process_make_one_withings_call(
+async def test_a_hundred_concurrent_refreshes_in_one_process_make_one_withings_call(
     stack: Stack, resources: Resources, browser: Browser
 ) -> None:
     _, connection = await _linked(stack, resources, browser)
     stack.advance(3 * 3600)
-    contexts = [stack.context(resources) for _ in range(5)]
+    contexts = [stack.context(resources) for _ in range(CONCURRENT_REQUESTS)]
 
     tokens = await asyncio.gather(*(access_token(ctx, connection.id) for ctx in contexts))
 
+    assert len(tokens) == CONCURRENT_REQUESTS
     assert len(set(tokens)) == 1
     assert len(stack.calls("requesttoken")) == 2  # the code, then one refresh
+    assert await contexts[0].withings.getdevice(tokens[0]) is not None
 
 
-def _refresh_as_another_process(
-    settings: Settings,
-    stack: Stack,
-    connection_id: uuid.UUID,
-    start: threading.Barrier,
-    tokens: list[str],
-) -> None:
-    """A refresh with its own event loop, engine and HTTP client, as another process has."""
+async def _token_process(
+    stack: Stack, entry_point: str, connection_id: uuid.UUID, *args: str
+) -> asyncio.subprocess.Process:
+    """`tests.connections.token_process` started on the stack, its clock the sandbox's."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.connections.token_process",
+        entry_point,
+        str(connection_id),
+        str(stack.sandbox.clock.now()),
+        *args,
+        cwd=REPOSITORY,
+        env=stack.process_environ(),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
 
-    async def run() -> None:
-        async with open_resources(settings) as own:
-            ctx = stack.context(own)
-            start.wait(timeout=10)
-            tokens.append(await access_token(ctx, connection_id))
 
-    asyncio.run(run())
-
-
-async def test_concurrent_refreshes_across_processes_make_one_withings_call(
+async def test_a_hundred_concurrent_refreshes_across_processes_make_one_withings_call(
     stack: Stack, resources: Resources, browser: Browser
 ) -> None:
     if not stack.settings.is_postgresql:
         pytest.skip("SQLite is one writing process: refreshes meet on its in-process lock")
     _, connection = await _linked(stack, resources, browser)
     stack.advance(3 * 3600)
-    start = threading.Barrier(4)
-    tokens: list[str] = []
-    threads = [
-        threading.Thread(
-            target=_refresh_as_another_process,
-            args=(stack.settings, stack, connection.id, start, tokens),
-        )
-        for _ in range(4)
+    per_process = CONCURRENT_REQUESTS // REFRESHING_PROCESSES
+    processes = [
+        await _token_process(stack, "refresh", connection.id, str(per_process))
+        for _ in range(REFRESHING_PROCESSES)
     ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        await asyncio.to_thread(thread.join, 30)
+    try:
+        async with asyncio.timeout(120):
+            for process in processes:
+                assert process.stdout is not None
+                assert await process.stdout.readline() == b"ready\n"
+            # Every process is up before any asks: their refreshes meet at the row lock.
+            outputs = await asyncio.gather(*(process.communicate(b"go\n") for process in processes))
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
 
-    assert len(tokens) == 4
+    assert [process.returncode for process in processes] == [0] * REFRESHING_PROCESSES
+    # Each prints its tokens last, after its log lines.
+    tokens = [token for stdout, _ in outputs for token in json.loads(stdout.splitlines()[-1])]
+    assert len(tokens) == CONCURRENT_REQUESTS
     assert len(set(tokens)) == 1
     assert len(stack.calls("requesttoken")) == 2  # the code, then one refresh
+    assert await stack.context(resources).withings.getdevice(tokens[0]) is not None
+
+
+async def _release_rate_limit_hold(resources: Resources) -> None:
+    """A 601 holds every Withings call of the deployment for its wait; let it pass."""
+    assert await ratelimit.acquire(resources.engine, per_minute=120) > 0
+    async with resources.sessions.begin() as session:
+        await session.execute(update(RateLimit).values(blocked_until=None))
+
+
+async def test_a_crash_between_the_refresh_answer_and_the_commit_recovers_in_the_grace_period(
+    stack: Stack, resources: Resources, browser: Browser
+) -> None:
+    client, connection = await _linked(stack, resources, browser)
+    assert connection.refresh_token_encrypted is not None
+    stored_refresh = resources.cipher.decrypt(connection.refresh_token_encrypted)
+    stack.advance(3 * 3600)
+
+    crashed = await _token_process(stack, "crash", connection.id)
+    async with asyncio.timeout(60):
+        await crashed.communicate()
+
+    # Killed once Withings had answered: Withings rotated, Rookery kept the old refresh token.
+    assert crashed.returncode == -signal.SIGKILL
+    assert len(stack.calls("requesttoken")) == 2
+    withings_refresh = {t["token"]: t for t in stack.sandbox_user()["refresh_tokens"]}
+    assert len(withings_refresh) == 2
+    assert withings_refresh[stored_refresh]["dies_at"] is not None  # on its 8 h grace
+    after_crash = await connection_row(resources, client, "user-1")
+    assert after_crash is not None
+    assert after_crash.refresh_token_encrypted == connection.refresh_token_encrypted
+    ctx = stack.context(resources)
+
+    # A retry at once repeats the crashed request: Withings' 10 s rule answers 601, which only
+    # defers the refresh.
+    with pytest.raises(WithingsRateLimited):
+        await access_token(ctx, connection.id)
+    await _release_rate_limit_hold(resources)
+    stack.advance(REPEAT_WINDOW_S)
+    token = await access_token(ctx, connection.id)
+
+    assert await ctx.withings.getdevice(token) is not None
+    stored = await connection_row(resources, client, "user-1")
+    assert stored is not None
+    assert stored.state is ConnectionState.LINKED
+    assert stored.refresh_token_encrypted is not None
+    rotated = resources.cipher.decrypt(stored.refresh_token_encrypted)
+    # The old token was spent in its grace, then retired by the new access token's first use.
+    live_refresh = {t["token"] for t in stack.sandbox_user()["refresh_tokens"]}
+    assert rotated in live_refresh
+    assert stored_refresh not in live_refresh
+    assert ("user-1", "extraction_failed") not in await client_events(resources, client)
+    page = await browser.open_page(client, "user-1")
+    assert "Reconnect Withings" not in page.text
 
 
 @pytest.mark.parametrize(
-    ("fault", "error"),
-    [("http_5xx", WithingsUnavailable), ("rate_limit", WithingsRateLimited)],
+    ("fault", "error", "withings_rotated"),
+    [
+        ("http_5xx", WithingsUnavailable, False),
+        ("rate_limit", WithingsRateLimited, False),
+        # Withings refreshed but its answer never arrived whole: the old token is on its grace.
+        ("timeout", WithingsUnavailable, True),
+        ("truncated", WithingsUnavailable, True),
+        ("malformed_json", WithingsMalformedResponse, False),
+    ],
 )
 async def test_a_transient_refresh_failure_leaves_the_connection_linked(
-    stack: Stack, resources: Resources, browser: Browser, fault: str, error: type[Exception]
+    stack: Stack,
+    resources: Resources,
+    browser: Browser,
+    fault: str,
+    error: type[Exception],
+    withings_rotated: bool,
 ) -> None:
     client, connection = await _linked(stack, resources, browser)
     stack.advance(3 * 3600)
-    stack.control("POST", "faults", kind=fault, count=1, path="/v2/oauth2")
+    stack.control("POST", "faults", kind=fault, count=1, path="/v2/oauth2", hang_s=60)
     ctx = stack.context(resources)
 
-    with pytest.raises(error):
-        await access_token(ctx, connection.id)
+    async with httpx2.AsyncClient(timeout=IMPATIENT_TIMEOUT_S) as impatient_http:
+        impatient = dataclasses.replace(
+            ctx, withings=withings_client(stack.settings, impatient_http)
+        )
+        with pytest.raises(error):
+            await access_token(impatient, connection.id)
 
     if error is WithingsRateLimited:
-        # A 601 holds every Withings call of the deployment for its wait; let it pass.
-        assert await ratelimit.acquire(resources.engine, per_minute=120) > 0
-        async with resources.sessions.begin() as session:
-            await session.execute(update(RateLimit).values(blocked_until=None))
+        await _release_rate_limit_hold(resources)
+    if withings_rotated:  # the sandbox answers a hung call once the caller has gone
+
+        async def rotated() -> bool:
+            return len(stack.sandbox_user()["refresh_tokens"]) == 2
+
+        await eventually(rotated, timeout_s=30)
     stored = await connection_row(resources, client, "user-1")
     assert stored is not None
     assert stored.state is ConnectionState.LINKED
     assert stored.refresh_token_encrypted == connection.refresh_token_encrypted
     assert ("user-1", "extraction_failed") not in await client_events(resources, client)
+    stack.advance(REPEAT_WINDOW_S)  # a retry is not the same request within Withings' 10 s
     token = await access_token(ctx, connection.id)  # retried later: it works
     assert await ctx.withings.getdevice(token) is not None
 
@@ -334,6 +434,9 @@ async def test_a_state_keeps_its_binding_whatever_the_callback_adds(
 ) -> None:
     client = await new_client(resources)
     await enable_withings(stack, client)
+    async with resources.sessions.begin() as session:
+        owner = await session.get_one(Client, client.client_uuid)
+        await set_redirect_urls(session, owner, ["https://app.example.com/done"], actor="test")
     done = "https://app.example.com/done?step=3"
     callback = await browser.consent(await browser.connect(client, "user-1", redirect_url=done))
     tampered = callback + "&redirect_url=https%3A%2F%2Fevil.example%2F&user_id=user-9"

@@ -33,6 +33,12 @@ async def test_the_page_escapes_the_client_name_and_the_redirect_url(
     api: httpx2.AsyncClient, new_client: ClientFactory
 ) -> None:
     client = await _client(api, new_client, '<script>alert("x")</script> & Co')
+    allowed = await api.put(
+        "/api/v1/client/redirect_urls",
+        json={"redirect_urls": ["https://app.example.com/done"]},
+        auth=(str(client.client_uuid), client.secret_key),
+    )
+    assert allowed.status_code == 200
     redirect = 'https://app.example.com/done?a="><b>'
 
     page = await api.get(_page(client), params={"redirect_url": redirect})

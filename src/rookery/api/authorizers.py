@@ -15,21 +15,29 @@ from typing import Annotated, Final
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from rookery.api.deps import ClientDep, SessionDep, SettingsDep
 from rookery.api.errors import error_responses
 from rookery.config import Settings
 from rookery.connections.links import connection_of, ensure_user, is_linked, unlink_user
 from rookery.connections.oauth import authorization_url_for
-from rookery.connections.redirects import check_redirect_url
+from rookery.connections.redirects import check_client_redirect_url
 from rookery.errors import InvalidInputError, NotFoundError, UnauthenticatedError
 from rookery.store.audit import client_actor
-from rookery.store.clients import UNAUTHENTICATED_MESSAGE, is_data_source_enabled
+from rookery.store.clients import (
+    UNAUTHENTICATED_MESSAGE,
+    is_data_source_enabled,
+    redirect_urls,
+)
 from rookery.store.enums import DataSource
 from rookery.store.tables import Client, utc_now
 from rookery.store.users import check_user_id
 
-router = APIRouter(tags=["data sources"], responses=error_responses(HTTPStatus.UNAUTHORIZED))
+router = APIRouter(
+    tags=["data sources"],
+    responses=error_responses(HTTPStatus.UNAUTHORIZED, HTTPStatus.TOO_MANY_REQUESTS),
+)
 
 WITHINGS_DESCRIPTION: Final = (
     "Withings makes connected scales, blood-pressure monitors, watches and sleep analyzers. "
@@ -57,9 +65,9 @@ UserIdPath = Annotated[str, Field(description="The client's own id of the user."
 RedirectQuery = Annotated[
     str | None,
     Query(
-        description="Where the user is sent after consent: https, or http on loopback while "
-        "Rookery's public URL is on loopback. `data_source=Withings&result=connected|denied|"
-        "failed` is added to its query.",
+        description="Where the user is sent after consent: within one of the client's allowed "
+        "redirect URLs (PUT /api/v1/client/redirect_urls). `data_source=Withings&result="
+        "connected|denied|failed` is added to its query.",
         max_length=2000,
     ),
 ]
@@ -128,8 +136,13 @@ class RevokeAnswer(BaseModel):
     message: str
 
 
-def _redirect(redirect_url: str | None, settings: Settings) -> str | None:
-    return None if redirect_url is None else check_redirect_url(redirect_url, settings)
+async def _redirect(
+    redirect_url: str | None, settings: Settings, session: AsyncSession, client: Client
+) -> str | None:
+    if redirect_url is None:
+        return None
+    allowed = await redirect_urls(session, client.id)
+    return check_client_redirect_url(redirect_url, settings, allowed)
 
 
 def _image(settings: Settings) -> str:
@@ -154,7 +167,7 @@ async def authorizers(
     `client_uuid` must be the authenticated client's own (else 401).
     """
     _check_same_client(client_uuid, client)
-    redirect = _redirect(redirect_url, settings)
+    redirect = await _redirect(redirect_url, settings, session, client)
     user = await ensure_user(session, client, user_id)
     sources: list[DataSourceAuthorizer] = []
     if await is_data_source_enabled(session, client.id, DataSource.WITHINGS):
@@ -197,7 +210,7 @@ async def authorizer(
 
     404 when the client has not enabled Withings (a disabled source offers no authorizer).
     """
-    redirect = _redirect(redirect_url, settings)
+    redirect = await _redirect(redirect_url, settings, session, client)
     check_user_id(user_id)
     if not await is_data_source_enabled(session, client.id, data_source):
         raise NotFoundError(

@@ -1,4 +1,5 @@
-"""Rookery's own client endpoints (beyond ROOK): data-source settings and webhook URLs.
+"""Rookery's own client endpoints (beyond ROOK): data-source settings, webhook URLs and the
+redirect URLs users may be sent back to after consent.
 
 Every route here acts on the authenticated client only; there is no way to name another.
 """
@@ -6,12 +7,18 @@ Every route here acts on the authenticated client only; there is no way to name 
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import Annotated
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from rookery.api.deps import ClientDep, SessionDep, WebhookPolicyDep
+from rookery.api.deps import ClientDep, SessionDep, SettingsDep, WebhookPolicyDep
 from rookery.api.errors import error_responses
+from rookery.connections.redirects import (
+    MAX_ALLOWED_REDIRECT_URLS,
+    REDIRECT_URL_MAX_LENGTH,
+    check_allowed_redirect_prefix,
+)
 from rookery.delivery.ssrf import WebhookPolicy, check_webhook_url
 from rookery.store import clients
 from rookery.store.audit import client_actor
@@ -20,7 +27,7 @@ from rookery.store.enums import DataSource
 router = APIRouter(
     prefix="/api/v1/client",
     tags=["client"],
-    responses=error_responses(HTTPStatus.UNAUTHORIZED),
+    responses=error_responses(HTTPStatus.UNAUTHORIZED, HTTPStatus.TOO_MANY_REQUESTS),
 )
 
 
@@ -71,6 +78,21 @@ class Webhooks(BaseModel):
     )
     notification_webhook_url: str | None = Field(
         max_length=2000, description="Receives client events (user_created, ...)."
+    )
+
+
+class RedirectUrls(BaseModel):
+    """Where the client's users may be sent back after consent (`redirect_url`)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"redirect_urls": ["https://app.example.com/linked"]}]},
+    )
+
+    redirect_urls: list[Annotated[str, Field(max_length=REDIRECT_URL_MAX_LENGTH)]] = Field(
+        max_length=MAX_ALLOWED_REDIRECT_URLS,
+        description="URL prefixes: a `redirect_url` must have the scheme, host and port of one "
+        "and a path at or below its path. Empty: no `redirect_url` is accepted.",
     )
 
 
@@ -136,3 +158,27 @@ async def put_webhooks(
 
 async def _checked(url: str | None, policy: WebhookPolicy) -> str | None:
     return None if url is None else (await check_webhook_url(url, policy)).url
+
+
+@router.get("/redirect_urls", summary="The client's allowed redirect URLs")
+async def get_redirect_urls(client: ClientDep, session: SessionDep) -> RedirectUrls:
+    """The URL prefixes a `redirect_url` (authorizers, connections page) must lie within."""
+    return RedirectUrls(redirect_urls=await clients.redirect_urls(session, client.id))
+
+
+@router.put(
+    "/redirect_urls",
+    summary="Set the client's allowed redirect URLs",
+    responses=error_responses(HTTPStatus.BAD_REQUEST, HTTPStatus.UNPROCESSABLE_ENTITY),
+)
+async def put_redirect_urls(
+    body: RedirectUrls, client: ClientDep, session: SessionDep, settings: SettingsDep
+) -> RedirectUrls:
+    """Replace the list. Each entry must be an https URL (http on loopback while Rookery itself
+    runs on loopback) without query or fragment; otherwise 422."""
+    checked = list(
+        dict.fromkeys(check_allowed_redirect_prefix(url, settings) for url in body.redirect_urls)
+    )
+    await clients.set_redirect_urls(session, client, checked, actor=client_actor(client.id))
+    await session.commit()
+    return RedirectUrls(redirect_urls=checked)

@@ -23,7 +23,7 @@ from rookery.store.tables import Delivery, DeliveryAttempt, DeliveryKind, Delive
 router = APIRouter(
     prefix="/api/v1/client/deliveries",
     tags=["deliveries"],
-    responses=error_responses(HTTPStatus.UNAUTHORIZED),
+    responses=error_responses(HTTPStatus.UNAUTHORIZED, HTTPStatus.TOO_MANY_REQUESTS),
 )
 
 

@@ -10,6 +10,7 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
+from rookery.api.throttle import FailureThrottle, client_credential
 from rookery.config import Settings
 from rookery.delivery.ssrf import WebhookPolicy
 from rookery.errors import UnauthenticatedError
@@ -42,29 +43,43 @@ _basic = _ClientBasic(
 )
 
 
+# Dependencies are coroutines even when they do not await: FastAPI runs a plain function in a
+# worker thread, whose hand-over costs more than the whole lookup.
 def _resources(request: Request) -> Resources:
     resources: Resources = request.app.state.resources
     return resources
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The settings the app runs with."""
     return _resources(request).settings
 
 
-def get_cipher(request: Request) -> TokenCipher:
+async def get_cipher(request: Request) -> TokenCipher:
     """The cipher for stored secrets."""
     return _resources(request).cipher
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     """What this process counts."""
     return _resources(request).metrics
 
 
-def get_webhook_policy(request: Request) -> WebhookPolicy:
+async def get_webhook_policy(request: Request) -> WebhookPolicy:
     """Where client webhooks may go."""
     return _resources(request).webhook_policy
+
+
+def get_throttle(request: Request) -> FailureThrottle:
+    """The app's count of failed attempts to prove a secret."""
+    throttle: FailureThrottle = request.app.state.throttle
+    return throttle
+
+
+def peer_address(request: HTTPConnection) -> str:
+    """The address failures are counted against: the peer's IP (the proxy's forwarded one when
+    uvicorn trusts the proxy)."""
+    return request.client.host if request.client is not None else "unknown"
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -78,16 +93,27 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 CipherDep = Annotated[TokenCipher, Depends(get_cipher)]
 WebhookPolicyDep = Annotated[WebhookPolicy, Depends(get_webhook_policy)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+ThrottleDep = Annotated[FailureThrottle, Depends(get_throttle)]
 
 
 async def get_client(
+    request: Request,
     session: SessionDep,
+    throttle: ThrottleDep,
     credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
 ) -> Client:
-    """The client whose Basic-auth credentials came with the request; else 401."""
+    """The client whose Basic-auth credentials came with the request; else 401, or 429 while
+    the peer or the client uuid is locked out after repeated failures."""
     if credentials is None:
         raise UnauthenticatedError(UNAUTHENTICATED_MESSAGE)
-    return await authenticate_client(session, credentials.username, credentials.password)
+    source, credential = peer_address(request), client_credential(credentials.username)
+    if (refusal := throttle.refusal(source, credential)) is not None:
+        raise refusal
+    try:
+        return await authenticate_client(session, credentials.username, credentials.password)
+    except UnauthenticatedError:
+        throttle.record_failure(source, credential)
+        raise
 
 
 ClientDep = Annotated[Client, Depends(get_client)]

@@ -23,7 +23,9 @@ _DATE_PATTERN: Final = r"^\d{4}-\d{2}-\d{2}$"
 router = APIRouter(
     prefix="/api/v1/client",
     tags=["client documents"],
-    responses=error_responses(HTTPStatus.UNAUTHORIZED, HTTPStatus.UNPROCESSABLE_ENTITY),
+    responses=error_responses(
+        HTTPStatus.UNAUTHORIZED, HTTPStatus.UNPROCESSABLE_ENTITY, HTTPStatus.TOO_MANY_REQUESTS
+    ),
 )
 
 _EXAMPLE_DOCUMENT: Final = {

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rookery.errors import (
@@ -36,6 +37,7 @@ NOT_FOUND_MESSAGE: Final = (
     "The requested URL was not found on the server. If you entered the URL manually please check "
     "your spelling and try again"
 )
+_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 MISSING_BODY_MESSAGE: Final = "The request body is missing or is not a JSON object"
 
 DOMAIN_ERROR_STATUS: Final[dict[type[RookeryError], HTTPStatus]] = {
@@ -128,7 +130,23 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     status = HTTPStatus(exc.status_code)
     message = NOT_FOUND_MESSAGE if status is HTTPStatus.NOT_FOUND else str(exc.detail)
-    return error_response(request.url.path, request.method, status, message, exc.headers)
+    headers = dict(exc.headers or {})
+    if status is HTTPStatus.METHOD_NOT_ALLOWED:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return error_response(request.url.path, request.method, status, message, headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the app serves at this path. Starlette's 405 names only the first matching
+    route's, and each method of a path is its own route here (RFC 9110: `Allow` lists all)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
 
 
 class _UnexpectedErrorMiddleware:

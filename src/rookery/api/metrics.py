@@ -20,8 +20,9 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 
-from rookery.api.deps import MetricsDep, SettingsDep
+from rookery.api.deps import MetricsDep, SettingsDep, ThrottleDep, peer_address
 from rookery.api.errors import error_responses
+from rookery.api.throttle import OPERATOR_CREDENTIAL
 from rookery.config import Settings
 
 router = APIRouter(tags=["operations"])
@@ -36,13 +37,22 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="rookery-metrics"'}
     response_class=Response,
     responses={
         HTTPStatus.OK: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "The metrics."},
-        **error_responses(HTTPStatus.UNAUTHORIZED),
+        **error_responses(HTTPStatus.UNAUTHORIZED, HTTPStatus.TOO_MANY_REQUESTS),
     },
 )
-async def metrics(request: Request, settings: SettingsDep, counted: MetricsDep) -> Response:
+async def metrics(
+    request: Request, settings: SettingsDep, counted: MetricsDep, throttle: ThrottleDep
+) -> Response:
     """The process's metrics; 401 without the admin token (or, when none is configured, for a
-    peer that is not on loopback)."""
+    peer that is not on loopback); 429 for a while after repeated wrong tokens."""
+    source = peer_address(request)
+    if settings.admin_token is not None and (
+        refusal := throttle.refusal(source, OPERATOR_CREDENTIAL)
+    ):
+        raise refusal
     if not _allowed(request, settings):
+        if settings.admin_token is not None:
+            throttle.record_failure(source, OPERATOR_CREDENTIAL)
         raise HTTPException(
             HTTPStatus.UNAUTHORIZED,
             "GET /metrics needs the admin token (Authorization: Bearer)",

@@ -9,17 +9,20 @@ Withings probes the URL that way when subscribing.
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Annotated
+from typing import Annotated, Final
 
 from fastapi import APIRouter, Query, Request, Response
 from starlette.exceptions import HTTPException
 
-from rookery.api.deps import CipherDep, MetricsDep, SessionDep
+from rookery.api.deps import CipherDep, MetricsDep, SessionDep, ThrottleDep, peer_address
 from rookery.api.errors import error_responses
 from rookery.connections.deployment import NOTIFY_PATH, notify_token_matches
 from rookery.errors import UnauthenticatedError
 from rookery.pipeline.notifications import (
     MAX_BODY_BYTES,
+    MAX_EPOCH_S,
+    MAX_USERID,
+    MIN_EPOCH_S,
     Recorded,
     parse_notification,
     record_notification,
@@ -28,6 +31,12 @@ from rookery.store.tables import utc_now
 
 router = APIRouter(tags=["withings"])
 
+_EPOCH_SCHEMA: Final = {
+    "type": "integer",
+    "minimum": MIN_EPOCH_S,
+    "maximum": MAX_EPOCH_S,
+    "description": "Epoch seconds.",
+}
 TokenQuery = Annotated[str | None, Query(description="The deployment's notification token.")]
 
 
@@ -54,6 +63,7 @@ async def probe() -> Response:
             HTTPStatus.UNAUTHORIZED,
             HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
             HTTPStatus.UNPROCESSABLE_ENTITY,
+            HTTPStatus.TOO_MANY_REQUESTS,
         ),
     },
     openapi_extra={
@@ -65,11 +75,28 @@ async def probe() -> Response:
                         "type": "object",
                         "required": ["userid", "appli"],
                         "properties": {
-                            "userid": {"type": "integer", "description": "Withings user id."},
-                            "appli": {"type": "integer", "description": "Category (appli)."},
-                            "startdate": {"type": "integer", "description": "Epoch seconds."},
-                            "enddate": {"type": "integer", "description": "Epoch seconds."},
-                            "date": {"type": "string", "description": "YYYY-MM-DD (appli 16)."},
+                            "userid": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": MAX_USERID,
+                                "description": "Withings user id.",
+                            },
+                            "appli": {
+                                "type": "integer",
+                                "minimum": 0,
+                                "maximum": MAX_USERID,
+                                "description": "Category (appli).",
+                            },
+                            "startdate": _EPOCH_SCHEMA,
+                            "enddate": {
+                                **_EPOCH_SCHEMA,
+                                "description": "Epoch seconds, not before startdate.",
+                            },
+                            "date": {
+                                "type": "string",
+                                "pattern": r"^(\d{4}-\d{2}-\d{2}|\d{9,10})$",
+                                "description": "YYYY-MM-DD (appli 16), or epoch seconds.",
+                            },
                             "action": {"type": "string", "description": "appli 46 only."},
                         },
                     },
@@ -89,16 +116,22 @@ async def notify(
     session: SessionDep,
     cipher: CipherDep,
     metrics: MetricsDep,
+    throttle: ThrottleDep,
     token: TokenQuery = None,
 ) -> Response:
     """Store a Withings notification (form-encoded) and queue its fetch; 200 once committed.
 
     An account no linked user has is answered 200 with nothing stored (Withings stops
-    retrying); a wrong token 401; a body that is not a notification 413 or 422.
+    retrying); a wrong token 401, and 429 for a while after repeated wrong tokens from one
+    address; a body that is not a notification 413 or 422.
     """
+    source = peer_address(request)
+    if (refusal := throttle.refusal(source)) is not None:
+        raise refusal
     body = await _bounded_body(request)
     async with session.begin():
         if token is None or not await notify_token_matches(session, cipher, token):
+            throttle.record_failure(source)
             raise UnauthenticatedError("the notification token is missing or wrong")
         notification = parse_notification(body)
         recorded = await record_notification(session, notification, now=utc_now())

@@ -97,7 +97,9 @@ def _add_route(router: APIRouter, spec: StructureSpec) -> None:
         response_model=document_type,
         responses={
             HTTPStatus.NO_CONTENT.value: {"description": "No document for that user and date."},
-            **error_responses(HTTPStatus.BAD_REQUEST, HTTPStatus.UNAUTHORIZED),
+            **error_responses(
+                HTTPStatus.BAD_REQUEST, HTTPStatus.UNAUTHORIZED, HTTPStatus.TOO_MANY_REQUESTS
+            ),
         },
         openapi_extra={"parameters": QUERY_PARAMETERS},
     )

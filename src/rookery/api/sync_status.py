@@ -17,7 +17,9 @@ from rookery.store.tables import BackfillStatus
 router = APIRouter(
     prefix="/api/v1/client",
     tags=["client"],
-    responses=error_responses(HTTPStatus.UNAUTHORIZED, HTTPStatus.NOT_FOUND),
+    responses=error_responses(
+        HTTPStatus.UNAUTHORIZED, HTTPStatus.NOT_FOUND, HTTPStatus.TOO_MANY_REQUESTS
+    ),
 )
 
 

@@ -34,4 +34,8 @@ def serve(
     load_cipher(settings)
     tune_gc()
     anyio.run(upgrade, settings.database_url)
-    uvicorn.run(create_app(settings, with_worker=not no_worker), host=host, port=port)
+    # log_config=None: uvicorn's own handlers would print access lines unredacted (the notify
+    # URL carries the deployment's token); its loggers go through Rookery's renderer instead.
+    uvicorn.run(
+        create_app(settings, with_worker=not no_worker), host=host, port=port, log_config=None
+    )

@@ -37,12 +37,12 @@ MAX_FIELDS: Final = 16
 # A notification that names no window (some payloads omit it) fetches this much recent data.
 DEFAULT_LOOKBACK: Final = timedelta(days=2)
 # Withings epochs are after 2000 and before 2100: anything else is not a date.
-_MIN_EPOCH_S: Final = 946_684_800
-_MAX_EPOCH_S: Final = 4_102_444_800
+MIN_EPOCH_S: Final = 946_684_800
+MAX_EPOCH_S: Final = 4_102_444_800
 _KNOWN_FIELDS: Final = frozenset(
     {"userid", "appli", "startdate", "enddate", "date", "action", "deviceid", "callbackurl"}
 )
-_MAX_USERID: Final = 2**63 - 1
+MAX_USERID: Final = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +76,7 @@ def parse_notification(body: bytes) -> Notification:
     appli_code = _integer(params, "appli", required=True)
     assert userid is not None  # required=True
     assert appli_code is not None
-    if not 0 < userid <= _MAX_USERID:
+    if not 0 < userid <= MAX_USERID:
         raise InvalidInputError("userid is out of range")
     startdate = _epoch(params, "startdate")
     enddate = _epoch(params, "enddate")
@@ -111,7 +111,7 @@ def _integer(params: dict[str, str], name: str, *, required: bool = False) -> in
 
 def _epoch(params: dict[str, str], name: str) -> int | None:
     value = _integer(params, name)
-    if value is not None and not _MIN_EPOCH_S <= value <= _MAX_EPOCH_S:
+    if value is not None and not MIN_EPOCH_S <= value <= MAX_EPOCH_S:
         raise InvalidInputError(f"{name} is not a plausible date")
     return value
 

@@ -8,14 +8,19 @@ import uuid
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rookery.errors import InvalidInputError, NotFoundError, UnauthenticatedError
 from rookery.store.audit import record_audit
 from rookery.store.crypto import TokenCipher, hash_secret, secret_matches
 from rookery.store.enums import AuditAction, DataSource
-from rookery.store.tables import CLIENT_NAME_MAX_LENGTH, Client, ClientDataSource
+from rookery.store.tables import (
+    CLIENT_NAME_MAX_LENGTH,
+    Client,
+    ClientDataSource,
+    ClientRedirectUrl,
+)
 
 WEBHOOK_SECRET_PREFIX: Final = "whsec_"  # noqa: S105 - a format prefix, not a secret
 # Standard Webhooks asks for 24 to 64 random bytes; 32 is the usual choice (Svix's too).
@@ -149,6 +154,36 @@ async def set_webhooks(
             "data_webhook_url": data_webhook_url,
             "notification_webhook_url": notification_webhook_url,
         },
+    )
+    await session.flush()
+
+
+async def redirect_urls(session: AsyncSession, client_id: uuid.UUID) -> list[str]:
+    """The URL prefixes the client's users may be sent back to after consent, in its order."""
+    rows = await session.scalars(
+        select(ClientRedirectUrl.url)
+        .where(ClientRedirectUrl.client_id == client_id)
+        .order_by(ClientRedirectUrl.position)
+    )
+    return list(rows)
+
+
+async def set_redirect_urls(
+    session: AsyncSession, client: Client, urls: list[str], *, actor: str
+) -> None:
+    """Replace the client's redirect URL prefixes. Check them first
+    (`rookery.connections.redirects.check_allowed_redirect_prefix`)."""
+    await session.execute(delete(ClientRedirectUrl).where(ClientRedirectUrl.client_id == client.id))
+    session.add_all(
+        ClientRedirectUrl(client_id=client.id, position=position, url=url)
+        for position, url in enumerate(urls)
+    )
+    await record_audit(
+        session,
+        actor=actor,
+        action=AuditAction.CLIENT_REDIRECT_URLS_SET,
+        client_id=client.id,
+        details={"redirect_urls": urls},
     )
     await session.flush()
 

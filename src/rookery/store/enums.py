@@ -26,6 +26,7 @@ class AuditAction(StrEnum):
 
     CLIENT_CREATED = "client.created"
     CLIENT_WEBHOOKS_SET = "client.webhooks_set"
+    CLIENT_REDIRECT_URLS_SET = "client.redirect_urls_set"
     DATA_SOURCE_ENABLED = "data_source.enabled"
     DATA_SOURCE_DISABLED = "data_source.disabled"
     USER_CREATED = "user.created"

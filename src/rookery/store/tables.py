@@ -81,6 +81,19 @@ class Client(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
 
+class ClientRedirectUrl(Base):
+    """A URL prefix the client's users may be sent back to after consent (`redirect_url`); a
+    client with none accepts no `redirect_url`."""
+
+    __tablename__ = "client_redirect_urls"
+
+    client_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    url: Mapped[str] = mapped_column(Text)
+
+
 class ClientDataSource(Base):
     """Whether a client has a data source enabled (no row: disabled)."""
 

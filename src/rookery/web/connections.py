@@ -33,9 +33,9 @@ from rookery.connections.oauth import (
     complete_consent,
     with_result,
 )
-from rookery.connections.redirects import check_redirect_url
+from rookery.connections.redirects import check_client_redirect_url
 from rookery.errors import InvalidInputError
-from rookery.store.clients import is_data_source_enabled
+from rookery.store.clients import is_data_source_enabled, redirect_urls
 from rookery.store.crypto import TokenCipher
 from rookery.store.enums import ConnectionState, DataSource
 from rookery.store.tables import Client, utc_now
@@ -171,7 +171,13 @@ async def connections_page(
     if client is None:
         return _not_found(settings)
     try:
-        redirect = None if redirect_url is None else check_redirect_url(redirect_url, settings)
+        redirect = (
+            None
+            if redirect_url is None
+            else check_client_redirect_url(
+                redirect_url, settings, await redirect_urls(session, client.id)
+            )
+        )
     except InvalidInputError as refused:
         return _message(settings, HTTPStatus.BAD_REQUEST, "Invalid return address", str(refused))
     enabled = await is_data_source_enabled(session, client.id, DataSource.WITHINGS)
@@ -234,7 +240,8 @@ async def _checked_post(
     redirect: str | None = None
     if isinstance(redirect_value, str) and redirect_value:
         try:
-            redirect = check_redirect_url(redirect_value, settings)
+            allowed = await redirect_urls(session, client.id)
+            redirect = check_client_redirect_url(redirect_value, settings, allowed)
         except InvalidInputError as refused:
             return _message(
                 settings, HTTPStatus.BAD_REQUEST, "Invalid return address", str(refused)

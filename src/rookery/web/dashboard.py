@@ -12,6 +12,7 @@ stylesheet is served from `/static/dashboard/`; no script runs on the page.
 from __future__ import annotations
 
 import hmac
+import math
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -27,11 +28,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from sqlalchemy import func, select
 
-from rookery.api.deps import SessionDep, SettingsDep
+from rookery.api.deps import SessionDep, SettingsDep, get_throttle, peer_address
+from rookery.api.throttle import OPERATOR_CREDENTIAL, client_credential
 from rookery.config import Settings
 from rookery.connections.deployment import deployment_secret, form_key
 from rookery.delivery.queue import list_deliveries, redeliver
-from rookery.errors import InvalidInputError, NotFoundError, UnauthenticatedError
+from rookery.errors import (
+    InvalidInputError,
+    NotFoundError,
+    RateLimitedError,
+    UnauthenticatedError,
+)
 from rookery.jobs.kinds import Priority
 from rookery.jobs.ratelimit import WINDOW_S, WITHINGS, reserve_for
 from rookery.pipeline.status import SyncStatus, sync_status
@@ -270,8 +277,12 @@ async def login(request: Request, session: SessionDep, settings: SettingsDep) ->
         now=utc_now(),
     ):
         return _expired(None)
+    throttle, source, credential = get_throttle(request), peer_address(request), _credential(form)
+    if (refusal := throttle.refusal(source, credential)) is not None:
+        return _too_many_attempts(refusal)
     role, client_id, fingerprint = await _check_credentials(session, settings, form)
     if fingerprint is None:
+        throttle.record_failure(source, credential)
         return await _login_form(
             request, session, settings, failed=True, status=HTTPStatus.UNAUTHORIZED
         )
@@ -292,6 +303,26 @@ async def login(request: Request, session: SessionDep, settings: SettingsDep) ->
         samesite="strict",
     )
     response.delete_cookie(LOGIN_COOKIE, path=COOKIE_PATH)
+    return response
+
+
+def _credential(form: Any) -> str | None:
+    """Which credential a sign-in tries, for counting failures: the operator or a client uuid."""
+    admin_token, client_uuid = form.get("admin_token"), form.get("client_uuid")
+    if isinstance(admin_token, str) and admin_token:
+        return OPERATOR_CREDENTIAL
+    return client_credential(client_uuid) if isinstance(client_uuid, str) else None
+
+
+def _too_many_attempts(refusal: RateLimitedError) -> HTMLResponse:
+    response = _message(
+        HTTPStatus.TOO_MANY_REQUESTS,
+        "Too many attempts",
+        f"Signing in failed too often. Try again in {math.ceil(refusal.retry_after_s / 60)} "
+        "minutes.",
+        None,
+    )
+    response.headers["Retry-After"] = str(refusal.retry_after_s)
     return response
 
 
