@@ -70,10 +70,15 @@ async def get_webhook_policy(request: Request) -> WebhookPolicy:
     return _resources(request).webhook_policy
 
 
-def get_throttle(request: Request) -> FailureThrottle:
+def throttle_of(request: HTTPConnection) -> FailureThrottle:
     """The app's count of failed attempts to prove a secret."""
     throttle: FailureThrottle = request.app.state.throttle
     return throttle
+
+
+async def get_throttle(request: Request) -> FailureThrottle:
+    """The app's count of failed attempts to prove a secret (as a dependency)."""
+    return throttle_of(request)
 
 
 def peer_address(request: HTTPConnection) -> str:

@@ -28,7 +28,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from sqlalchemy import func, select
 
-from rookery.api.deps import SessionDep, SettingsDep, get_throttle, peer_address
+from rookery.api.deps import SessionDep, SettingsDep, peer_address, throttle_of
 from rookery.api.throttle import OPERATOR_CREDENTIAL, client_credential
 from rookery.config import Settings
 from rookery.connections.deployment import deployment_secret, form_key
@@ -277,7 +277,7 @@ async def login(request: Request, session: SessionDep, settings: SettingsDep) ->
         now=utc_now(),
     ):
         return _expired(None)
-    throttle, source, credential = get_throttle(request), peer_address(request), _credential(form)
+    throttle, source, credential = throttle_of(request), peer_address(request), _credential(form)
     if (refusal := throttle.refusal(source, credential)) is not None:
         return _too_many_attempts(refusal)
     role, client_id, fingerprint = await _check_credentials(session, settings, form)
