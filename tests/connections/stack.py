@@ -293,8 +293,7 @@ async def window_grants(resources: Resources) -> int:
         grants = await session.scalar(
             select(RateLimit.recent_grants_epoch_s).where(RateLimit.name == ratelimit.WITHINGS)
         )
-    now_s = time.time()
-    return sum(1 for grant in grants or [] if grant > now_s - ratelimit.WINDOW_S)
+    return ratelimit.used_in_window(grants or [], time.time())
 
 
 async def queued_kinds(resources: Resources) -> list[str]:

@@ -16,7 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from rookery.config import Settings
 from rookery.jobs.kinds import Priority
-from rookery.jobs.ratelimit import WINDOW_S, acquire, decide, hold, reserve_for
+from rookery.jobs.ratelimit import (
+    WINDOW_S,
+    Buckets,
+    acquire,
+    decide,
+    hold,
+    reserve_for,
+    used_in_window,
+)
 from rookery.store.tables import RateLimit, utc_now
 from tests.jobs.conftest import process_environ
 
@@ -33,7 +41,7 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 def test_no_rolling_minute_ever_holds_more_grants_than_the_limit(
     per_minute: int, requests: list[tuple[float, bool]]
 ) -> None:
-    grants: list[float] = []
+    grants: Buckets = []
     granted: list[float] = []
     now_s = 0.0
     for step_s, backfill in requests:
@@ -41,17 +49,35 @@ def test_no_rolling_minute_ever_holds_more_grants_than_the_limit(
         reserve = reserve_for(Priority.BACKFILL if backfill else Priority.NOTIFICATION, per_minute)
         in_window = sum(1 for grant in granted if grant > now_s - WINDOW_S)
         grants, wait_s = decide(grants, now_s=now_s, per_minute=per_minute, reserve=reserve)
+        assert len(grants) <= WINDOW_S + 1  # bounded by the window, whatever the limit
         if wait_s == 0:
             # Backfill leaves the reserve to notifications.
             assert in_window < per_minute - reserve
             granted.append(now_s)
         else:
-            assert in_window >= per_minute - reserve
+            # Refused only when the window, or the second before it, holds the allowed calls: a
+            # second's grants count until all of it has left the window.
+            in_window_or_its_last_second = sum(
+                1 for grant in granted if grant > now_s - WINDOW_S - 1
+            )
+            assert in_window_or_its_last_second >= per_minute - reserve
             # Asking again once the wait is over succeeds (up to float rounding).
             retried = decide(grants, now_s=now_s + wait_s, per_minute=per_minute, reserve=reserve)
             assert retried[1] <= 1e-3
     for start in granted:
         assert sum(1 for grant in granted if start <= grant < start + WINDOW_S) <= per_minute
+
+
+def test_instants_stored_before_buckets_count_one_grant_each() -> None:
+    instants = [100.2, 100.7, 130.5]
+    assert used_in_window(instants, now_s=150.0) == 3
+    # 100.7's second has wholly left the window only at 161.
+    assert used_in_window(instants, now_s=160.5) == 3
+    assert used_in_window(instants, now_s=161.0) == 1
+    kept, wait_s = decide(instants, now_s=150.0, per_minute=3)
+    assert (kept, wait_s) == ([[100, 2], [130, 1]], 11.0)
+    kept, wait_s = decide(instants, now_s=150.0, per_minute=4)
+    assert (kept, wait_s) == ([[100, 2], [130, 1], [150, 1]], 0.0)
 
 
 def test_the_backfill_reserve_always_leaves_room() -> None:
@@ -75,16 +101,17 @@ async def test_grants_follow_the_window_and_notifications_go_before_backfill(
     ]
     # Backfill stops at 8 of 10: the last 2 calls of the window are kept for notifications.
     assert waits[:8] == [0.0] * 8
-    assert waits[8] == pytest.approx(WINDOW_S - 8)  # when the first grant leaves the window
+    # When the first grant's second has left the window (grants are counted per second).
+    assert WINDOW_S - 8 <= waits[8] <= WINDOW_S - 8 + 1
     at = start + timedelta(seconds=9)
     assert await acquire(engine, per_minute=10, now=at) == 0.0
     assert await acquire(engine, per_minute=10, now=at) == 0.0
     notification_wait = await acquire(engine, per_minute=10, now=at)
     backfill_wait = await acquire(engine, per_minute=10, priority=Priority.BACKFILL, now=at)
-    assert notification_wait == pytest.approx(WINDOW_S - 9)
+    assert WINDOW_S - 9 <= notification_wait <= WINDOW_S - 9 + 1
     assert backfill_wait > notification_wait
-    # A minute after the first grant, the window has room again.
-    assert await acquire(engine, per_minute=10, now=start + timedelta(seconds=60.5)) == 0.0
+    # Once the first grant's second has left the window, it has room again.
+    assert await acquire(engine, per_minute=10, now=start + timedelta(seconds=61)) == 0.0
 
 
 @pytest.mark.anyio
@@ -130,5 +157,5 @@ async def test_concurrent_processes_never_exceed_the_limit(
     async with engine.connect() as connection:
         recorded = await connection.scalar(select(RateLimit.recent_grants_epoch_s))
     assert recorded is not None
-    assert len(recorded) == per_minute
-    assert max(recorded) - min(recorded) < WINDOW_S
+    assert sum(count for _, count in recorded) == per_minute
+    assert max(second for second, _ in recorded) - min(second for second, _ in recorded) < WINDOW_S

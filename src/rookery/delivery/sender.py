@@ -22,12 +22,12 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import httpx2
 import structlog
-from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Row, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from rookery import __version__
 from rookery.delivery.events import ClientEvent, EventLevel
@@ -53,6 +53,7 @@ from rookery.store.tables import (
     DeliveryAttempt,
     DeliveryKind,
     DeliveryStatus,
+    table_of,
     utc_now,
 )
 
@@ -270,7 +271,19 @@ class Sender:
         full = [client for client, count in per_client.items() if count >= self._limits.per_client]
         now = self._clock()
         query = (
-            select(Delivery, Client)
+            select(
+                Delivery.id,
+                Delivery.attempts,
+                Delivery.client_id,
+                Delivery.kind,
+                Delivery.user_id,
+                Delivery.datetime_string,
+                Delivery.body,
+                Client.data_webhook_url,
+                Client.notification_webhook_url,
+                Client.hash_key_encrypted,
+                Client.webhook_secret_encrypted,
+            )
             .join(Client, Client.id == Delivery.client_id)
             .where(
                 Delivery.status.in_(OPEN_STATUSES),
@@ -279,7 +292,7 @@ class Sender:
             )
             .order_by(Delivery.next_attempt_at)
             .limit(free)
-            .with_for_update(skip_locked=True, of=Delivery)
+            .with_for_update(skip_locked=True, of=Delivery.__table__)
         )
         if full:
             query = query.where(Delivery.client_id.not_in(full))
@@ -287,13 +300,17 @@ class Sender:
         taken: Counter[uuid.UUID] = Counter()
         async with self._sessions.begin() as session:
             rows = (await session.execute(query)).all()
-            for delivery, client in rows:
-                if per_client[client.id] + taken[client.id] >= self._limits.per_client:
+            for row in rows:
+                if per_client[row.client_id] + taken[row.client_id] >= self._limits.per_client:
                     continue
-                taken[client.id] += 1
-                delivery.attempts += 1
-                delivery.lease_expires_at = now + self._lease
-                claims.append(_claim_of(delivery, client))
+                taken[row.client_id] += 1
+                claims.append(_claim_of(row))
+            if claims:
+                await session.execute(
+                    update(table_of(Delivery))
+                    .where(Delivery.id.in_([claim.delivery_id for claim in claims]))
+                    .values(attempts=Delivery.attempts + 1, lease_expires_at=now + self._lease)
+                )
         # Held back: rows skipped or left out for a client at its limit, or all the room taken.
         self._held_back = bool(full) or len(claims) < len(rows) or len(rows) == free
         return claims, len(claims) < len(rows) and len(claims) < free
@@ -350,12 +367,22 @@ class Sender:
             rng=self._rng,
         )
         async with self._sessions.begin() as session:
-            delivery = await session.get(Delivery, claim.delivery_id, with_for_update=True)
-            if delivery is None:  # its client or user was deleted meanwhile
+            # Only while the delivery is still this try's: if another sender claimed it after
+            # our lease ran out, its try decides, not ours.
+            created_at = await session.scalar(
+                update(table_of(Delivery))
+                .where(Delivery.id == claim.delivery_id, Delivery.attempts == claim.attempt)
+                .values(**_settled(judgement, outcome, now))
+                .returning(Delivery.created_at)
+            )
+            exists = created_at is not None or await session.scalar(
+                select(Delivery.id).where(Delivery.id == claim.delivery_id)
+            )
+            if not exists:  # its client or user was deleted meanwhile
                 return
-            session.add(
-                DeliveryAttempt(
-                    delivery_id=delivery.id,
+            await session.execute(
+                insert(table_of(DeliveryAttempt)).values(
+                    delivery_id=claim.delivery_id,
                     attempt=claim.attempt,
                     at_utc=now,
                     url=outcome.url,
@@ -364,23 +391,10 @@ class Sender:
                     error=outcome.error,
                 )
             )
-            # Another sender claimed it after our lease ran out: its try decides, not ours.
-            if delivery.attempts != claim.attempt:
+            if created_at is None:
                 return
-            _apply(delivery, judgement, outcome, now)
-            created_at = delivery.created_at
-            if judgement.verdict is Verdict.DEAD and delivery.kind is DeliveryKind.DATA:
-                client = await session.get(Client, delivery.client_id)
-                if client is not None:
-                    await enqueue_client_event(
-                        session,
-                        client=client,
-                        user_id=delivery.user_id,
-                        action=ClientEvent.DELIVERY_REJECTED,
-                        level=EventLevel.ERROR,
-                        message=_rejection_message(delivery, outcome),
-                        at=now,
-                    )
+            if judgement.verdict is Verdict.DEAD and claim.kind is DeliveryKind.DATA:
+                await self._tell_rejected(session, claim, outcome, now)
         if self._metrics is not None:
             delivered = judgement.verdict is Verdict.DELIVERED
             self._metrics.record_delivery(
@@ -395,43 +409,60 @@ class Sender:
             verdict=judgement.verdict.value,
         )
 
+    async def _tell_rejected(
+        self, session: AsyncSession, claim: _Claim, outcome: _Outcome, now: datetime
+    ) -> None:
+        """Queue the client's `delivery_rejected` event about a data delivery gone dead."""
+        delivery = await session.get(Delivery, claim.delivery_id)
+        client = await session.get(Client, claim.client_id)
+        if delivery is None or client is None:
+            return
+        await enqueue_client_event(
+            session,
+            client=client,
+            user_id=delivery.user_id,
+            action=ClientEvent.DELIVERY_REJECTED,
+            level=EventLevel.ERROR,
+            message=_rejection_message(delivery, outcome),
+            at=now,
+        )
 
-def _claim_of(delivery: Delivery, client: Client) -> _Claim:
-    url = (
-        client.data_webhook_url
-        if delivery.kind is DeliveryKind.DATA
-        else client.notification_webhook_url
-    )
+
+def _claim_of(row: Row[*tuple[Any, ...]]) -> _Claim:
+    """The claim of a row of `_claim`'s query (its attempt: the one being made)."""
+    kind = DeliveryKind(row.kind)
     return _Claim(
-        delivery_id=delivery.id,
-        webhook_id=delivery.webhook_id,
-        attempt=delivery.attempts,
-        client_id=client.id,
-        kind=delivery.kind,
-        url=url,
-        hash_key_encrypted=client.hash_key_encrypted,
-        webhook_secret_encrypted=client.webhook_secret_encrypted,
-        user_id=delivery.user_id,
-        datetime_string=delivery.datetime_string,
-        body=delivery.body,
+        delivery_id=row.id,
+        webhook_id=f"msg_{row.id.hex}",
+        attempt=row.attempts + 1,
+        client_id=row.client_id,
+        kind=kind,
+        url=row.data_webhook_url if kind is DeliveryKind.DATA else row.notification_webhook_url,
+        hash_key_encrypted=row.hash_key_encrypted,
+        webhook_secret_encrypted=row.webhook_secret_encrypted,
+        user_id=row.user_id,
+        datetime_string=row.datetime_string,
+        body=row.body,
     )
 
 
-def _apply(delivery: Delivery, judgement: Judgement, outcome: _Outcome, now: datetime) -> None:
-    delivery.lease_expires_at = None
-    delivery.last_status_code = outcome.status_code
-    delivery.last_error = outcome.error
+def _settled(judgement: Judgement, outcome: _Outcome, now: datetime) -> dict[str, Any]:
+    """The delivery's columns after a try judged `judgement`."""
+    values: dict[str, Any] = {
+        "lease_expires_at": None,
+        "last_status_code": outcome.status_code,
+        "last_error": outcome.error,
+    }
     if judgement.verdict is Verdict.DELIVERED:
-        delivery.status = DeliveryStatus.DELIVERED
-        delivery.delivered_at = now
-        delivery.next_attempt_at = None
-    elif judgement.verdict is Verdict.RETRY:
-        delivery.status = DeliveryStatus.FAILED
-        delivery.next_attempt_at = judgement.retry_at
-    else:
-        delivery.status = DeliveryStatus.DEAD
-        delivery.dead_at = now
-        delivery.next_attempt_at = None
+        return {
+            **values,
+            "status": DeliveryStatus.DELIVERED,
+            "delivered_at": now,
+            "next_attempt_at": None,
+        }
+    if judgement.verdict is Verdict.RETRY:
+        return {**values, "status": DeliveryStatus.FAILED, "next_attempt_at": judgement.retry_at}
+    return {**values, "status": DeliveryStatus.DEAD, "dead_at": now, "next_attempt_at": None}
 
 
 def _rejection_message(delivery: Delivery, outcome: _Outcome) -> str:

@@ -2,10 +2,13 @@
 
 Withings allows an application `ROOKERY_WITHINGS_RATE_LIMIT_PER_MINUTE` calls a minute, whatever
 the number of workers. Every process asks `acquire` before a call: a sliding window over the
-instants of the calls granted in the last 60 seconds (one row, locked while it is read and
-written, so grants are atomic across processes on both engines). A sliding window rather than a
-token bucket: a full bucket of N plus N refilled tokens can grant 2N calls within one minute,
-the window never grants more than N in any 60 seconds.
+calls granted in the last 60 seconds (one row, locked while it is read and written, so grants
+are atomic across processes on both engines). A sliding window rather than a token bucket: a
+full bucket of N plus N refilled tokens can grant 2N calls within one minute, the window never
+grants more than N in any 60 seconds. The row counts grants per second (`[second, count]`), at
+most 61 entries whatever the limit: a list of every instant would cost each call the whole
+minute's grants to read and write (3,000 at 50 calls a second). A second's grants count until
+all of that second has left the window, so a refusal errs by less than a second, never a grant.
 
 Notifications go first: a job of `Priority.BACKFILL` is granted a call only while more than
 `NOTIFICATION_RESERVE_FRACTION` of the window is left, so a backfill never starves fresh data.
@@ -21,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -45,26 +48,60 @@ def reserve_for(priority: int, per_minute: int) -> int:
     return min(per_minute - 1, max(1, math.floor(per_minute * NOTIFICATION_RESERVE_FRACTION)))
 
 
+Buckets = list[list[int]]
+"""The grants of the window: `[Unix second, grants in that second]`, oldest first."""
+
+
 def decide(
-    grants_s: Sequence[float],
+    buckets: Sequence[Sequence[float]] | Sequence[float],
     *,
     now_s: float,
     per_minute: int,
     reserve: int = 0,
     blocked_until_s: float | None = None,
-) -> tuple[list[float], float]:
-    """The sliding window's rule, pure: given the granted instants (Unix seconds), grant one
-    more at `now_s` or not. Returns the grants to keep (with `now_s` when granted) and the
-    seconds to wait (0 when granted)."""
-    recent = sorted(grant for grant in grants_s if grant > now_s - WINDOW_S)
+) -> tuple[Buckets, float]:
+    """The sliding window's rule, pure: given the grants so far (per-second buckets), grant one
+    more at `now_s` or not. Returns the buckets to keep (with the grant when granted) and the
+    seconds to wait (0 when granted). Plain instants (the format before buckets) are read as
+    one grant each."""
+    recent = _in_window(buckets, now_s)
     if blocked_until_s is not None and now_s < blocked_until_s:
         return recent, max(blocked_until_s - now_s, _MIN_WAIT_S)
     allowed = per_minute - reserve
-    if len(recent) < allowed:
-        return [*recent, now_s], 0.0
-    # The window must lose its oldest grants until one slot is free.
-    frees_at = recent[len(recent) - allowed] + WINDOW_S
-    return recent, max(frees_at - now_s, _MIN_WAIT_S)
+    over = sum(count for _, count in recent) - allowed
+    if over < 0:
+        second = math.floor(now_s)
+        if recent and recent[-1][0] == second:
+            recent[-1][1] += 1
+        else:
+            recent.append([second, 1])
+        return recent, 0.0
+    # The window must lose its oldest buckets until one grant is free: `over + 1` grants.
+    leaving = 0
+    for second, count in recent:
+        leaving += count
+        if leaving > over:
+            return recent, max(second + 1 + WINDOW_S - now_s, _MIN_WAIT_S)
+    raise AssertionError("unreachable: the window holds more than `over` grants")
+
+
+def used_in_window(buckets: Sequence[Sequence[float]] | Sequence[float], now_s: float) -> int:
+    """How many grants the window counts at `now_s`."""
+    return sum(count for _, count in _in_window(buckets, now_s))
+
+
+def _in_window(buckets: Sequence[Sequence[float]] | Sequence[float], now_s: float) -> Buckets:
+    """The buckets still (partly) inside the window, oldest first, merged per second."""
+    counts: dict[int, int] = {}
+    for item in buckets:
+        if isinstance(item, int | float):
+            second, count = math.floor(item), 1
+        else:
+            second, count = int(item[0]), int(item[1])
+        # A second counts until all of it has left the window.
+        if second + 1 > now_s - WINDOW_S:
+            counts[second] = counts.get(second, 0) + count
+    return [[second, counts[second]] for second in sorted(counts)]
 
 
 async def acquire(
@@ -81,9 +118,9 @@ async def acquire(
         raise ValueError(f"per_minute must be at least 1, got {per_minute}")
     now = now or utc_now()
     async with engine.begin() as connection:
-        grants_s, blocked_until = await _locked_row(connection, name, now)
+        buckets, blocked_until = await _locked_row(connection, name, now)
         kept, wait_s = decide(
-            grants_s,
+            buckets,
             now_s=now.timestamp(),
             per_minute=per_minute,
             reserve=reserve_for(priority, per_minute),
@@ -118,7 +155,7 @@ async def hold(
 
 async def _locked_row(
     connection: AsyncConnection, name: str, now: datetime
-) -> tuple[list[float], datetime | None]:
+) -> tuple[list[Any], datetime | None]:
     query = (
         select(RateLimit.recent_grants_epoch_s, RateLimit.blocked_until)
         .where(RateLimit.name == name)
@@ -135,5 +172,5 @@ async def _locked_row(
             )
         )
         row = (await connection.execute(query)).one()
-    grants, blocked_until = row
-    return [float(grant) for grant in grants], blocked_until
+    buckets, blocked_until = row
+    return list(buckets), blocked_until

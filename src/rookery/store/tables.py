@@ -27,6 +27,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     Uuid,
@@ -63,6 +64,14 @@ class Base(DeclarativeBase):
         datetime: UTCDateTime(),
         dict[str, Any]: PortableJSON,
     }
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a mapped class: statements on it skip the ORM's bookkeeping, for the
+    hot paths that need none of it."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 class Client(Base):
@@ -338,14 +347,14 @@ Index(
 class RateLimit(Base):
     """A rate limit shared by every process of the deployment (one row per limited service).
 
-    `recent_grants_epoch_s` holds the instants (Unix seconds) of the calls granted within the
-    last window; `blocked_until` is set when the service itself said to wait (Withings' 601).
+    `recent_grants_epoch_s` holds the calls granted within the last window, counted per second
+    (`[Unix second, count]`, see `rookery.jobs.ratelimit`); `blocked_until` is set when the service itself said to wait (Withings' 601).
     """
 
     __tablename__ = "rate_limits"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    recent_grants_epoch_s: Mapped[list[float]] = mapped_column(PortableJSON, default=list)
+    recent_grants_epoch_s: Mapped[list[Any]] = mapped_column(PortableJSON, default=list)
     blocked_until: Mapped[datetime | None] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 

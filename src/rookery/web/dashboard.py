@@ -40,7 +40,7 @@ from rookery.errors import (
     UnauthenticatedError,
 )
 from rookery.jobs.kinds import Priority
-from rookery.jobs.ratelimit import WINDOW_S, WITHINGS, reserve_for
+from rookery.jobs.ratelimit import WITHINGS, reserve_for, used_in_window
 from rookery.pipeline.status import SyncStatus, sync_status
 from rookery.store.clients import authenticate_client
 from rookery.store.tables import (
@@ -500,7 +500,7 @@ async def _budget(session: AsyncSession, settings: Settings, now: datetime) -> B
     row = await session.get(RateLimit, WITHINGS)
     per_minute = settings.withings_rate_limit_per_minute
     now_s = now.timestamp()
-    used = 0 if row is None else sum(1 for at in row.recent_grants_epoch_s if at > now_s - WINDOW_S)
+    used = 0 if row is None else used_in_window(row.recent_grants_epoch_s, now_s)
     blocked = None if row is None else row.blocked_until
     return Budget(
         used=used,
