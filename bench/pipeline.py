@@ -19,9 +19,10 @@ fetched before (weigh-ins: one second apart).
 Latency runs from the moment the load generator sends the control request (before the sandbox
 notifies, so it is never flattering) to the webhook's arrival at the receiver, matched by the
 record's identity (structure, user, unique value). Withings calls per notification come from the
-sandbox's call log, per domain, as a ratio to the fewest each notification needs. Stops by
-itself (a drain deadline), stops every process it started, and writes
-bench/results/pipeline.json.
+sandbox's call log, per domain, as a ratio to the fewest each notification needs. At the end it
+notes each process's resident memory (/proc) and the rows and bytes the run left in the
+database. Stops by itself (a drain deadline), stops every process it started, and writes
+bench/results/pipeline.json. `start_deployment` is shared with bench/backfill.py.
 
     .venv/bin/python bench/pipeline.py [--users 20] [--rate 50] [--seconds 20] [--seed 1]
         [--mix measure=0.6,activity=0.2,sleep=0.2] [--database sqlite|postgresql]
@@ -225,6 +226,26 @@ class Processes:
             used[name] = (int(fields[11]) + int(fields[12])) / ticks
         return used
 
+    def resident_mb(self) -> dict[str, dict[str, float]]:
+        """Resident memory of each running process, now and at its peak (MB, Linux /proc)."""
+        memory: dict[str, dict[str, float]] = {}
+        for name, process in self.started:
+            try:
+                status = Path(f"/proc/{process.pid}/status").read_text()
+            except OSError:
+                continue
+            kilobytes = {
+                key: int(value.split()[0])
+                for key, _, value in (line.partition(":") for line in status.splitlines())
+                if key in ("VmRSS", "VmHWM")
+            }
+            if kilobytes:
+                memory[name] = {
+                    "rss": round(kilobytes.get("VmRSS", 0) / 1024, 1),
+                    "peak": round(kilobytes.get("VmHWM", 0) / 1024, 1),
+                }
+        return memory
+
     def stop(self) -> None:
         for _, process in reversed(self.started):
             if process.poll() is None:
@@ -321,6 +342,93 @@ class Stack:
             raise RuntimeError(f"linking failed: {landed.status_code} {landed.text[:300]}")
 
 
+@dataclass(frozen=True)
+class Deployment:
+    """What a run starts: the database, the workers, the sandbox's population and clock, and
+    Rookery's Withings rate limit and backfill (by default far above the load, and none)."""
+
+    database: str
+    postgres_url: str
+    workers: int
+    users: int
+    seed: int
+    history_days: int = 2
+    sandbox_speed: float = 0.0
+    rate_limit_per_minute: int = UNLIMITED_PER_MINUTE
+    backfill_days: int = 0
+    profile: Path | None = None
+
+
+def start_deployment(deployment: Deployment, processes: Processes, cleanup: ExitStack) -> Stack:
+    """Start the sandbox, the receiver, `rookery serve` and its workers on a new database,
+    create a client whose webhooks go to the receiver, and enable Withings for it. Everything
+    started is stopped, and the database dropped, when `cleanup` closes."""
+    folder = processes.folder
+    database_url = cleanup.enter_context(
+        _database(deployment.database, deployment.postgres_url, folder)
+    )
+    sandbox_port, rookery_port, receiver_port = _free_port(), _free_port(), _free_port()
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+    rookery_url = f"http://127.0.0.1:{rookery_port}"
+    receiver_url = f"http://127.0.0.1:{receiver_port}"
+    from rookery.store.crypto import generate_key
+
+    env = {
+        **os.environ,
+        "ROOKERY_DATABASE_URL": database_url,
+        "ROOKERY_ENCRYPTION_KEYS": generate_key(),
+        "ROOKERY_DATA_DIR": str(folder / "data"),
+        "ROOKERY_PUBLIC_URL": rookery_url,
+        "ROOKERY_WITHINGS_API_URL": sandbox_url,
+        "ROOKERY_WITHINGS_AUTHORIZE_URL": f"{sandbox_url}/oauth2_user/authorize2",
+        "ROOKERY_WITHINGS_RATE_LIMIT_PER_MINUTE": str(deployment.rate_limit_per_minute),
+        "ROOKERY_BACKFILL_DAYS": str(deployment.backfill_days),
+    }
+    processes.start(
+        "sandbox",
+        [
+            ROOKERY, "sandbox", "--port", str(sandbox_port), "--users", str(deployment.users),
+            "--seed", str(deployment.seed), "--history-days", str(deployment.history_days),
+            "--speed", str(deployment.sandbox_speed),
+            "--rate-limit", str(deployment.rate_limit_per_minute),
+        ],
+        env,
+    )  # fmt: skip
+    processes.start("receiver", [PYTHON, __file__, "receiver", str(receiver_port)], env)
+    _command([ROOKERY, "db", "upgrade"], env)
+    created = _command(
+        [
+            ROOKERY, "client", "create", "--name", "bench", "--json",
+            "--webhook-url", f"{receiver_url}/data",
+            "--notification-webhook-url", f"{receiver_url}/events",
+        ],
+        env,
+    )  # fmt: skip
+    client = json.loads(created)
+    serve = [ROOKERY, "serve", "--port", str(rookery_port)]
+    if deployment.profile is not None:
+        deployment.profile.mkdir(parents=True, exist_ok=True)
+        serve = [PYTHON, "-m", "cProfile", "-o", str(deployment.profile / "serve.prof"), *serve]
+    if deployment.database == "postgresql":
+        serve.append("--no-worker")
+    processes.start("serve", serve, env)
+    for number in range(deployment.workers if deployment.database == "postgresql" else 0):
+        processes.start(f"worker-{number}", [ROOKERY, "worker"], env)
+    for url in (f"{sandbox_url}/_sandbox/clock", f"{receiver_url}/arrivals", rookery_url):
+        _wait_http(url, processes)
+    http = cleanup.enter_context(httpx2.Client(timeout=30))
+    stack = Stack(
+        sandbox_url, rookery_url, receiver_url, database_url,
+        (client["client_uuid"], client["secret_key"]), http,
+    )  # fmt: skip
+    http.put(
+        f"{rookery_url}/api/v1/client/data_sources/Withings",
+        json={"enabled": True},
+        auth=stack.auth,
+    ).raise_for_status()
+    return stack
+
+
 async def _busy(database_url: str) -> int:
     """Fetches queued or running and deliveries not yet sent (the harness's notion of quiet)."""
     from sqlalchemy import func, select
@@ -353,11 +461,13 @@ async def _busy(database_url: str) -> int:
 
 
 async def _outcomes(database_url: str) -> dict[str, Any]:
-    """Job and delivery counts by state, and the notifications stored, after the run."""
-    from sqlalchemy import func, select
+    """Job and delivery counts by state, the notifications stored, and the rows and bytes the
+    run left in the database (what docs/scaling.md's storage model is built from)."""
+    from sqlalchemy import func, select, text
+    from sqlalchemy.engine import make_url
 
     from rookery.store.engine import create_engine, session_factory
-    from rookery.store.tables import Delivery, Job, WithingsNotification
+    from rookery.store.tables import Delivery, Document, Job, RawExchange, WithingsNotification
 
     engine = create_engine(database_url)
     try:
@@ -369,10 +479,35 @@ async def _outcomes(database_url: str) -> dict[str, Any]:
                 select(Delivery.status, func.count()).group_by(Delivery.status)
             )
             stored = await session.scalar(select(func.count()).select_from(WithingsNotification))
+            rows = {
+                table.__tablename__: int(
+                    await session.scalar(select(func.count()).select_from(table)) or 0
+                )
+                for table in (Document, Delivery, RawExchange, WithingsNotification, Job)
+            }
+            table_bytes: dict[str, int] = {}
+            if engine.dialect.name == "postgresql":
+                size = await session.scalar(text("SELECT pg_database_size(current_database())"))
+                for name in (*rows, "delivery_attempts"):
+                    table_bytes[name] = int(
+                        await session.scalar(
+                            text("SELECT pg_total_relation_size(CAST(:name AS regclass))"),
+                            {"name": name},
+                        )
+                        or 0
+                    )
+            else:
+                path = Path(str(make_url(database_url).database))
+                size = sum(
+                    file.stat().st_size for file in (path, Path(f"{path}-wal")) if file.exists()
+                )
         return {
             "jobs": {f"{kind}:{status}": int(n) for kind, status, n in jobs},
             "deliveries": {str(status): int(n) for status, n in deliveries},
             "notifications_stored": int(stored or 0),
+            "rows": rows,
+            "database_bytes": int(size or 0),
+            "table_bytes_with_indexes": table_bytes,
         }
     finally:
         await engine.dispose()
@@ -560,65 +695,13 @@ def main() -> None:
         if not args.keep:
             stack_.callback(shutil.rmtree, folder, ignore_errors=True)
         stack_.callback(processes.stop)
-        database_url = stack_.enter_context(_database(args.database, args.postgres_url, folder))
-        sandbox_port, rookery_port, receiver_port = _free_port(), _free_port(), _free_port()
-        sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-        rookery_url = f"http://127.0.0.1:{rookery_port}"
-        receiver_url = f"http://127.0.0.1:{receiver_port}"
-        from rookery.store.crypto import generate_key
-
-        env = {
-            **os.environ,
-            "ROOKERY_DATABASE_URL": database_url,
-            "ROOKERY_ENCRYPTION_KEYS": generate_key(),
-            "ROOKERY_DATA_DIR": str(folder / "data"),
-            "ROOKERY_PUBLIC_URL": rookery_url,
-            "ROOKERY_WITHINGS_API_URL": sandbox_url,
-            "ROOKERY_WITHINGS_AUTHORIZE_URL": f"{sandbox_url}/oauth2_user/authorize2",
-            "ROOKERY_WITHINGS_RATE_LIMIT_PER_MINUTE": str(UNLIMITED_PER_MINUTE),
-            "ROOKERY_BACKFILL_DAYS": "0",
-        }
-        processes.start(
-            "sandbox",
-            [
-                ROOKERY, "sandbox", "--port", str(sandbox_port), "--users", str(args.users),
-                "--seed", str(args.seed), "--history-days", "2", "--speed", "0",
-                "--rate-limit", str(UNLIMITED_PER_MINUTE),
-            ],
-            env,
+        deployment = Deployment(
+            args.database, args.postgres_url, workers=args.workers, users=args.users,
+            seed=args.seed, profile=args.profile,
         )  # fmt: skip
-        processes.start("receiver", [PYTHON, __file__, "receiver", str(receiver_port)], env)
-        _command([ROOKERY, "db", "upgrade"], env)
-        created = _command(
-            [
-                ROOKERY, "client", "create", "--name", "bench", "--json",
-                "--webhook-url", f"{receiver_url}/data",
-                "--notification-webhook-url", f"{receiver_url}/events",
-            ],
-            env,
-        )  # fmt: skip
-        client = json.loads(created)
-        serve = [ROOKERY, "serve", "--port", str(rookery_port)]
-        if args.profile is not None:
-            args.profile.mkdir(parents=True, exist_ok=True)
-            serve = [PYTHON, "-m", "cProfile", "-o", str(args.profile / "serve.prof"), *serve]
-        if args.database == "postgresql":
-            serve.append("--no-worker")
-        processes.start("serve", serve, env)
-        for number in range(args.workers if args.database == "postgresql" else 0):
-            processes.start(f"worker-{number}", [ROOKERY, "worker"], env)
-        for url in (f"{sandbox_url}/_sandbox/clock", f"{receiver_url}/arrivals", rookery_url):
-            _wait_http(url, processes)
-        http = stack_.enter_context(httpx2.Client(timeout=30))
-        stack = Stack(
-            sandbox_url, rookery_url, receiver_url, database_url,
-            (client["client_uuid"], client["secret_key"]), http,
-        )  # fmt: skip
-        http.put(
-            f"{rookery_url}/api/v1/client/data_sources/Withings",
-            json={"enabled": True},
-            auth=stack.auth,
-        ).raise_for_status()
+        stack = start_deployment(deployment, processes, stack_)
+        sandbox_url, receiver_url = stack.sandbox_url, stack.receiver_url
+        database_url, http = stack.database_url, stack.http
         accounts = stack.control("GET", "users")["users"]
         user_ids = {int(a["userid"]): f"bench-{n}" for n, a in enumerate(accounts)}
         for account in accounts:
@@ -664,6 +747,7 @@ def main() -> None:
         calls = stack.control("GET", f"calls?client_id={client_id}")["calls"][calls_before:]
         deliveries = stack.control("GET", "deliveries")["deliveries"]
         outcomes = asyncio.run(_outcomes(database_url))
+        memory = processes.resident_mb()
         posts = http.get(f"{receiver_url}/arrivals", params={"since": 0}).json()["posts"]
         uptime_after = _uptime()
     latencies = [arrivals[key] - sent[key] for key in arrivals]
@@ -736,6 +820,7 @@ def main() -> None:
         }
         if sent
         else None,
+        "resident_mb_at_end": memory,
         "load_average_before": load_before,
         "load_average_after_load": load_during,
         "uptime_during": uptime_during,
@@ -751,6 +836,9 @@ def main() -> None:
 
 def _print_table(result: dict[str, Any]) -> None:
     flat = {k: v for k, v in result.items() if k not in ("by_kind", "errors", "rookery")}
+    flat["resident_mb_at_end"] = {
+        name: figures["rss"] for name, figures in result["resident_mb_at_end"].items()
+    }
     width = max(len(key) for key in flat)
     for key, value in flat.items():
         print(f"{key:<{width}}  {value}")

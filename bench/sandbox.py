@@ -119,7 +119,7 @@ def _requests(port: int, token: str) -> list[bytes]:
     return raw
 
 
-async def _read_response(reader: asyncio.StreamReader) -> bytes:
+async def read_response(reader: asyncio.StreamReader) -> bytes:
     head = await reader.readuntil(b"\r\n\r\n")
     length = 0
     for line in head.split(b"\r\n")[1:]:
@@ -142,7 +142,7 @@ async def _load(port: int, token: str, calls: int, concurrency: int) -> tuple[fl
         try:
             for index in counter:
                 writer.write(requests[index % len(requests)])
-                body = await _read_response(reader)
+                body = await read_response(reader)
                 if not body.startswith(_OK_PREFIX):
                     failures += 1
         finally:
