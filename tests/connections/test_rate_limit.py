@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 from sqlalchemy import select
@@ -16,9 +18,11 @@ from rookery.app import Resources
 from rookery.connections.tokens import RefreshDeferred, access_token, force_refresh
 from rookery.jobs import ratelimit
 from rookery.jobs.kinds import Priority
-from rookery.jobs.registry import Retry
+from rookery.jobs.registry import JobContext, Retry
+from rookery.pipeline.calls import JobCalls
 from rookery.store.tables import WithingsConnection
 from rookery.withings.errors import WithingsRateLimited
+from rookery.withings.responses import MeasureGroupsPage
 from tests.conftest import SettingsFactory
 from tests.connections.stack import (
     Browser,
@@ -180,3 +184,38 @@ async def _lock_row(session: AsyncSession, connection: WithingsConnection) -> No
         .where(WithingsConnection.id == connection.id)
         .with_for_update()
     )
+
+
+async def test_a_job_run_again_pays_only_for_the_requests_it_had_no_answer_to(
+    stack: Stack, resources: Resources, browser: Browser
+) -> None:
+    connection = await _link(stack, resources, browser)
+    ctx = JobContext(resources, job_id=1, owner="test")
+    end = datetime.fromtimestamp(stack.sandbox_now().timestamp(), UTC)
+    day = partial(_getmeas, start=end - timedelta(days=1), end=end)
+    first = JobCalls(ctx, connection_id=connection.id, priority=Priority.NOTIFICATION)
+    measures = await first.call(partial(day, first))
+    assert len(first.exchanges) == 1
+    grants, made = await window_grants(resources), len(stack.calls("getmeas", "/measure"))
+
+    # The job's next run, with the first's exchanges as its archive: the same request is
+    # answered from there, with no call and no grant...
+    again = JobCalls(
+        ctx, connection_id=connection.id, priority=Priority.NOTIFICATION, prior=first.exchanges
+    )
+    assert await again.call(partial(day, again)) == measures
+    assert again.exchanges == []
+    assert len(stack.calls("getmeas", "/measure")) == made
+    assert await window_grants(resources) == grants
+    # ...and a request it has no answer to (a window widened meanwhile) is made and paid for.
+    week = partial(_getmeas, start=end - timedelta(days=7), end=end)
+    await again.call(partial(week, again))
+    assert len(again.exchanges) == 1
+    assert len(stack.calls("getmeas", "/measure")) == made + 1
+    assert await window_grants(resources) == grants + 1
+
+
+async def _getmeas(
+    calls: JobCalls, token: str, *, start: datetime, end: datetime
+) -> MeasureGroupsPage:
+    return await calls.withings.getmeas(token, startdate=start, enddate=end)

@@ -14,7 +14,7 @@ from rookery.config import Settings
 from rookery.metrics import Metrics
 from rookery.store.crypto import TokenCipher
 from rookery.store.tables import utc_now
-from rookery.withings.client import Exchange, ExchangeRecorder, WithingsClient
+from rookery.withings.client import CallGate, Exchange, ExchangeRecorder, WithingsClient
 
 if TYPE_CHECKING:
     from rookery.app import Resources
@@ -44,17 +44,21 @@ class ConnectionContext:
         resources: Resources,
         *,
         recorder: ExchangeRecorder | None = None,
+        gate: CallGate | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> ConnectionContext:
         """The context of a running process (server, worker, CLI); every Withings call it
-        makes is counted in the process's metrics, then passed to `recorder`."""
+        makes is counted in the process's metrics, then passed to `recorder` (and each is
+        first put to `gate`, when given)."""
         counted = _counting(resources.metrics, recorder)
         return cls(
             settings=resources.settings,
             engine=resources.engine,
             sessions=resources.sessions,
             cipher=resources.cipher,
-            withings=withings_client(resources.settings, resources.http, recorder=counted),
+            withings=withings_client(
+                resources.settings, resources.http, recorder=counted, gate=gate
+            ),
             clock=clock,
         )
 
@@ -71,7 +75,11 @@ def _counting(metrics: Metrics, recorder: ExchangeRecorder | None) -> ExchangeRe
 
 
 def withings_client(
-    settings: Settings, http: httpx2.AsyncClient, *, recorder: ExchangeRecorder | None = None
+    settings: Settings,
+    http: httpx2.AsyncClient,
+    *,
+    recorder: ExchangeRecorder | None = None,
+    gate: CallGate | None = None,
 ) -> WithingsClient:
     """The Withings client for `settings` on the shared HTTP client `http`."""
     return WithingsClient(
@@ -80,4 +88,5 @@ def withings_client(
         client_id=settings.withings_client_id,
         client_secret=settings.withings_client_secret.get_secret_value(),
         recorder=recorder,
+        gate=gate,
     )

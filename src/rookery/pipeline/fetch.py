@@ -3,8 +3,8 @@
 It calls Withings as its domain's plan says (`rookery.pipeline.plans`), then in one transaction
 archives every exchange, stores the documents they yield with their deliveries, learns the
 user's zone and heights, moves the cursors and marks the job done. A deferral (rate limit, 601)
-or a failure archives what was fetched so far; when the job runs again, the per-record calls
-that already succeeded (sleep `get` per night) are read back from the archive, not repeated.
+or a failure archives what was fetched so far; when the job runs again, every request that
+already got its data is answered from the archive, not repeated (`rookery.pipeline.calls`).
 """
 
 from __future__ import annotations
@@ -215,10 +215,14 @@ async def fetch_and_store(
     the error of any other failure (after archiving what was fetched and noting the error).
     """
     calls = JobCalls(
-        ctx, connection_id=target.connection_id, priority=job.priority, loaded=target.connection
+        ctx,
+        connection_id=target.connection_id,
+        priority=job.priority,
+        loaded=target.connection,
+        prior=prior,
     )
     try:
-        await execute(calls, plan, request, target, prior, sessions=ctx.sessions)
+        await execute(calls, plan, request, target, sessions=ctx.sessions)
     except NotLinkedError:
         # Unlinked, or the grant died (the linking package told the client): nothing to fetch.
         await _archive_failure(ctx, job, target, calls, None)
@@ -245,13 +249,12 @@ async def execute(
     plan: FetchPlan,
     request: FetchRequest,
     target: Target,
-    prior: Sequence[RawCall] = (),
     *,
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    """Make the calls of `plan` for `request`; the exchanges accumulate in `calls`. A
-    per-record call already answered among `prior` (an earlier run of the job) is not made;
-    `sessions` read what is stored (whether a day's intraday samples are worth a call)."""
+    """Make the calls of `plan` for `request`; the exchanges accumulate in `calls` (which
+    answers again what an earlier run of the job was answered, without a call); `sessions`
+    read what is stored (whether a day's intraday samples are worth a call)."""
     client = calls.withings
     summaries: SleepSummaryPage | None = None
     activity: ActivityPage | None = None
@@ -262,10 +265,7 @@ async def execute(
         elif isinstance(response, ActivityPage):
             activity = response
     if plan.per_record is Endpoint.SLEEP_GET and summaries is not None:
-        done = _answered_windows(prior, Endpoint.SLEEP_GET)
         for row in _main_nights(summaries.series):
-            if (row.startdate, row.enddate) in done:
-                continue
             await calls.call(
                 partial(
                     client.sleep_get,
@@ -274,11 +274,8 @@ async def execute(
                 )
             )
     if plan.per_record is Endpoint.GETINTRADAYACTIVITY and activity is not None:
-        done = _answered_windows(prior, Endpoint.GETINTRADAYACTIVITY)
         windows = await _intraday_windows(sessions, request, target, activity)
         for start_s, end_s in windows:
-            if (start_s, end_s) in done:
-                continue
             await calls.call(
                 partial(
                     client.getintradayactivity,
@@ -379,23 +376,6 @@ def _main_nights(rows: Sequence[SleepSummaryRow]) -> list[SleepSummaryRow]:
         recency=lambda row: row.modified or 0,
     )
     return [row for _, row in sorted(chosen.items())]
-
-
-def _answered_windows(prior: Sequence[RawCall], endpoint: Endpoint) -> set[tuple[int, int]]:
-    """The (startdate, enddate) windows of `endpoint` that an earlier run got answers for."""
-    answered: set[tuple[int, int]] = set()
-    for call in prior:
-        if (call.service, call.action) != (endpoint.service, endpoint.action):
-            continue
-        if call.http_status != 200 or call.response_text is None:
-            continue
-        if '"status":0' not in call.response_text.replace(" ", ""):
-            continue
-        try:
-            answered.add((int(call.params["startdate"]), int(call.params["enddate"])))
-        except (KeyError, ValueError):
-            continue
-    return answered
 
 
 def _instant(epoch_s: int) -> datetime:

@@ -59,7 +59,7 @@ _SECRET_PARAMS: Final = frozenset(
     {"client_secret", "code", "refresh_token", "access_token", "signature", "nonce"}
 )
 
-_OAUTH2: Final = "/v2/oauth2"
+OAUTH2_SERVICE: Final = "/v2/oauth2"
 _SIGNATURE: Final = "/v2/signature"
 _USER: Final = "/v2/user"
 _NOTIFY: Final = "/notify"
@@ -85,6 +85,12 @@ class Exchange:
 
 
 ExchangeRecorder = Callable[[Exchange], Awaitable[None]]
+
+CallGate = Callable[[str, str, Mapping[str, str]], Awaitable[str | None]]
+"""Asked before each call with its service, action and params (as an `Exchange` records them):
+the body an earlier exchange already got for exactly that request, which is then used without a
+call and not recorded again, or None to make the call (once whatever the gate waits for, such
+as a rate-limit grant, is had; the gate may raise instead)."""
 
 
 class _Page(Protocol):
@@ -114,6 +120,7 @@ class WithingsClient:
         client_id: str,
         client_secret: str,
         recorder: ExchangeRecorder | None = None,
+        gate: CallGate | None = None,
         max_pages: int = DEFAULT_MAX_PAGES,
     ) -> None:
         self._http = http
@@ -121,6 +128,7 @@ class WithingsClient:
         self._client_id = client_id
         self._client_secret = client_secret
         self._recorder = recorder
+        self._gate = gate
         self._max_pages = max_pages
 
     def __repr__(self) -> str:
@@ -134,7 +142,7 @@ class WithingsClient:
         A rejected code raises `WithingsInvalidGrant`.
         """
         body = await self._call(
-            _OAUTH2,
+            OAUTH2_SERVICE,
             "requesttoken",
             {
                 "grant_type": "authorization_code",
@@ -153,7 +161,7 @@ class WithingsClient:
         token raises `WithingsInvalidGrant`: only then must the user re-link.
         """
         body = await self._call(
-            _OAUTH2,
+            OAUTH2_SERVICE,
             "requesttoken",
             {
                 "grant_type": "refresh_token",
@@ -168,7 +176,7 @@ class WithingsClient:
         """Revoke the user's tokens (Withings also drops their notification subscriptions)."""
         nonce = await self._nonce()
         await self._call(
-            _OAUTH2,
+            OAUTH2_SERVICE,
             "revoke",
             {
                 "client_id": self._client_id,
@@ -435,8 +443,13 @@ class WithingsClient:
     async def _call(
         self, service: str, action: str, params: Params, access_token: str | None = None
     ) -> Mapping[str, Any]:
-        """POST one call, record it, and return the unwrapped body."""
+        """POST one call (unless the gate has its answer), record it, and return the
+        unwrapped body."""
         form = {"action": action, **params}
+        if self._gate is not None:
+            answered = await self._gate(service, action, _recorded_params(form))
+            if answered is not None:
+                return _unwrapped(answered, service=service, action=action)
         headers = {} if access_token is None else {"Authorization": f"Bearer {access_token}"}
         started_at = dt.datetime.now(dt.UTC)
         started = time.perf_counter()
@@ -466,15 +479,12 @@ class WithingsClient:
         text = response.text
         await self._record(service, action, form, response.status_code, text, started, started_at)
         _check_http_status(response, service=service, action=action)
-        try:
-            payload = json.loads(text)
-        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-            raise WithingsMalformedResponse(
-                f"Withings {service} {action}: {_describe_non_json(response, text)}",
-                service=service,
-                action=action,
-            ) from None
-        return unwrap(payload, service=service, action=action)
+        return _unwrapped(
+            text,
+            service=service,
+            action=action,
+            describe=lambda: _describe_non_json(response, text),
+        )
 
     async def _record(
         self,
@@ -492,15 +502,35 @@ class WithingsClient:
             Exchange(
                 service=service,
                 action=action,
-                params={
-                    key: redact(value) for key, value in form.items() if key not in _SECRET_PARAMS
-                },
+                params=_recorded_params(form),
                 http_status=http_status,
                 response_text=text,
                 elapsed_s=time.perf_counter() - started,
                 started_at_utc=started_at,
             )
         )
+
+
+def _recorded_params(form: Params) -> dict[str, str]:
+    """A request's form as it is recorded: secrets left out, identifiers redacted."""
+    return {key: redact(value) for key, value in form.items() if key not in _SECRET_PARAMS}
+
+
+def _unwrapped(
+    text: str,
+    *,
+    service: str,
+    action: str,
+    describe: Callable[[], str] = lambda: "a body that is not JSON",
+) -> Mapping[str, Any]:
+    """The body of a Withings answer's text, its envelope unwrapped (raises as `unwrap`)."""
+    try:
+        payload = json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        raise WithingsMalformedResponse(
+            f"Withings {service} {action}: {describe()}", service=service, action=action
+        ) from None
+    return unwrap(payload, service=service, action=action)
 
 
 def _check_http_status(response: httpx2.Response, *, service: str, action: str) -> None:
