@@ -4,7 +4,7 @@ change as a new version, intraday samples of finished days; and the daily safety
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,7 @@ from rookery.sandbox.synth import Population, generate_population
 from rookery.store.enums import JobStatus
 from rookery.store.tables import Job, utc_now
 from rookery.transform.time import end_of_day, start_of_day
+from rookery.withings.codes import ActivityBrand
 from tests.pipeline.harness import Deployment, deployment, new_user_id, now_utc, weights
 
 pytestmark = pytest.mark.timeout(300)
@@ -37,12 +38,32 @@ def _physical(stack: Deployment) -> dict[str, list[dict[str, Any]]]:
 
 def _account_far_from_midnight(population: Population) -> tuple[int, ZoneInfo]:
     """An account whose local time is not near midnight, so that its day neither ends nor
-    starts while the test runs."""
+    starts while the test runs, and whose watch recorded yesterday: a day the watch was not
+    worn has no activity row, so nothing to deliver."""
     for account in population.accounts:
         tz = ZoneInfo(account.timezone)
-        if 1 <= population.now_utc.astimezone(tz).hour <= 21:
+        local_now = population.now_utc.astimezone(tz)
+        yesterday = (local_now.date() - timedelta(days=1)).isoformat()
+        if 1 <= local_now.hour <= 21 and any(
+            row["date"] == yesterday and row["brand"] == ActivityBrand.WITHINGS
+            for row in population.user(account.userid).activities
+        ):
             return account.userid, tz
-    raise AssertionError("every synthetic account is near midnight")
+    raise AssertionError("no synthetic account is far from midnight with a watch day yesterday")
+
+
+@pytest.mark.parametrize(
+    "now",
+    # 01:47Z on 2026-11-28: Kolkata (07:17) is the first account far from midnight, but it did
+    # not wear its watch on the 27th; then a week of times of day.
+    [datetime(2026, 11, 28, 1, 47, tzinfo=UTC)]
+    + [datetime(2026, 11, 28, tzinfo=UTC) + timedelta(minutes=m) for m in range(0, 7 * 1440, 97)],
+)
+def test_the_account_followed_has_an_ended_day_to_deliver(now: datetime) -> None:
+    population = generate_population(6, 31, now_utc=now, history_days=4)
+    userid, tz = _account_far_from_midnight(population)
+    yesterday = (now.astimezone(tz).date() - timedelta(days=1)).isoformat()
+    assert yesterday in {row["date"] for row in population.user(userid).activities}
 
 
 async def _close_jobs(session: AsyncSession) -> dict[str, tuple[int, datetime, JobStatus]]:

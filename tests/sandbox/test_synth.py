@@ -13,8 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rookery.sandbox.days import day_bounds, local_date, local_epoch
+from rookery.sandbox.days import day_bounds, local_date, local_epoch, plan_day
 from rookery.sandbox.notices import RecordKind, measure_appli
+from rookery.sandbox.profiles import make_profile
 from rookery.sandbox.records import Record, SandboxUser
 from rookery.sandbox.synth import (
     Population,
@@ -290,6 +291,36 @@ def test_dates_stay_local_across_a_dst_change(zone_name: str, change_utc: dateti
             (change_utc + timedelta(days=d)).astimezone(zone).date().isoformat() for d in (-1, 0, 1)
         }
         assert around & {s["date"] for s in user.sleep_summaries} or around & set(dates)
+
+
+@pytest.mark.parametrize(
+    "now",
+    # 01:47Z is 07:17 in Kolkata and 15:32 in Chatham on the 28th but 22:17 in St John's on the
+    # 27th; the other hours move each zone's date across the UTC date the other way.
+    [
+        datetime(2026, 11, 28, hour, minute, tzinfo=UTC)
+        for hour, minute in ((1, 47), (4, 20), (10, 5), (13, 30), (18, 40), (22, 15))
+    ],
+)
+def test_activity_rows_are_the_users_local_days_at_any_hour(now: datetime) -> None:
+    """Each row is dated by the local day it is planned for, never by the UTC date, and every
+    local day of the window has each of its sources' rows as of their last upload."""
+    population = generate_population(6, 31, now_utc=now, history_days=4)
+    offsets = {now.astimezone(ZoneInfo(u.timezone)).strftime("%z") for u in population.users}
+    assert {"-0330", "-0800", "+0530", "+0545", "+1345"} <= offsets
+    start_s, now_s = int(population.start_utc.timestamp()), int(now.timestamp())
+    for index, user in enumerate(population.users):
+        zone = ZoneInfo(user.timezone)
+        stored = {(row["date"], row["brand"]): row for row in user.activities}
+        # The day before the start still uploads its last sync on the start's morning.
+        day = local_date(zone, start_s) - timedelta(days=1)
+        while day <= local_date(zone, now_s):
+            for planned in plan_day(make_profile(31, index), day).activities:
+                synced = [at for at in planned.syncs if start_s < at <= now_s]
+                row = stored.pop((day.isoformat(), planned.full["brand"]), None)
+                assert row == (planned.row_at(synced[-1]) if synced else None), (user.timezone, day)
+            day += timedelta(days=1)
+        assert stored == {}, user.timezone
 
 
 # --- live mode -----------------------------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from rookery.transform.activity import physical_summaries
 from rookery.withings.responses import Endpoint, parse_getactivity, parse_getintradayactivity
 from tests.transform.support import USER_ID, ctx, jsons, run, structure
@@ -111,6 +113,25 @@ def test_heart_rate_of_zero_or_absent_is_null_and_basal_needs_both() -> None:
 def test_day_of_the_spring_dst_change_starts_at_its_own_midnight() -> None:
     (summary,) = summaries({"date": "2023-03-26", "timezone": "Europe/Paris", "steps": 10})
     assert summary["metadata"]["datetime_string"] == "2023-03-26T00:00:00.000000+01:00"
+
+
+@pytest.mark.parametrize(
+    ("zone_name", "offset"),
+    [
+        ("America/St_Johns", "-03:30"),
+        ("America/Los_Angeles", "-08:00"),
+        ("Asia/Kolkata", "+05:30"),
+        ("Asia/Kathmandu", "+05:45"),
+        ("Pacific/Chatham", "+13:45"),
+    ],
+)
+def test_a_row_is_the_summary_of_its_own_local_date_in_every_zone(
+    zone_name: str, offset: str
+) -> None:
+    # The 27th's local midnight falls on the 26th in UTC east of Greenwich, after it west of it.
+    (summary,) = summaries({"date": "2026-11-27", "timezone": zone_name, "steps": 3898})
+    assert summary["metadata"]["datetime_string"] == f"2026-11-27T00:00:00.000000{offset}"
+    assert summary["distance"]["steps_int"] == 3898
 
 
 # St John's: 2023-11-14T00:00 local = 03:30Z = 1699932600; the 15th starts at 1700019000.
