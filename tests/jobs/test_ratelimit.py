@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from rookery.jobs.ratelimit import (
     WINDOW_S,
     Buckets,
     acquire,
+    ahead_in_window,
     decide,
     hold,
     reserve_for,
@@ -46,9 +48,12 @@ def test_no_rolling_minute_ever_holds_more_grants_than_the_limit(
     now_s = 0.0
     for step_s, backfill in requests:
         now_s += step_s
-        reserve = reserve_for(Priority.BACKFILL if backfill else Priority.NOTIFICATION, per_minute)
+        priority = Priority.BACKFILL if backfill else Priority.NOTIFICATION
+        reserve = reserve_for(priority, per_minute, ahead_in_window(grants, now_s))
         in_window = sum(1 for grant in granted if grant > now_s - WINDOW_S)
-        grants, wait_s = decide(grants, now_s=now_s, per_minute=per_minute, reserve=reserve)
+        grants, wait_s = decide(
+            grants, now_s=now_s, per_minute=per_minute, reserve=reserve, ahead=not backfill
+        )
         assert len(grants) <= WINDOW_S + 1  # bounded by the window, whatever the limit
         if wait_s == 0:
             # Backfill leaves the reserve to notifications.
@@ -61,8 +66,15 @@ def test_no_rolling_minute_ever_holds_more_grants_than_the_limit(
                 1 for grant in granted if grant > now_s - WINDOW_S - 1
             )
             assert in_window_or_its_last_second >= per_minute - reserve
-            # Asking again once the wait is over succeeds (up to float rounding).
-            retried = decide(grants, now_s=now_s + wait_s, per_minute=per_minute, reserve=reserve)
+            # Asking again once the wait is over succeeds (up to float rounding): the reserve
+            # only shrinks as the window's grants leave it.
+            later = now_s + wait_s
+            retried = decide(
+                grants,
+                now_s=later,
+                per_minute=per_minute,
+                reserve=reserve_for(priority, per_minute, ahead_in_window(grants, later)),
+            )
             assert retried[1] <= 1e-3
     for start in granted:
         assert sum(1 for grant in granted if start <= grant < start + WINDOW_S) <= per_minute
@@ -75,17 +87,30 @@ def test_instants_stored_before_buckets_count_one_grant_each() -> None:
     assert used_in_window(instants, now_s=160.5) == 3
     assert used_in_window(instants, now_s=161.0) == 1
     kept, wait_s = decide(instants, now_s=150.0, per_minute=3)
-    assert (kept, wait_s) == ([[100, 2], [130, 1]], 11.0)
+    assert (kept, wait_s) == ([[100, 2, 0], [130, 1, 0]], 11.0)
     kept, wait_s = decide(instants, now_s=150.0, per_minute=4)
-    assert (kept, wait_s) == ([[100, 2], [130, 1], [150, 1]], 0.0)
+    assert (kept, wait_s) == ([[100, 2, 0], [130, 1, 0], [150, 1, 0]], 0.0)
 
 
-def test_the_backfill_reserve_always_leaves_room() -> None:
+def test_backfill_leaves_what_notifications_use_plus_a_margin_up_to_a_fifth() -> None:
     assert reserve_for(Priority.NOTIFICATION, 120) == 0
-    assert reserve_for(Priority.NORMAL, 120) == 0
-    assert reserve_for(Priority.BACKFILL, 120) == 24
+    assert reserve_for(Priority.NORMAL, 120, ahead_in_window=50) == 0
+    # Nothing else calling: backfill may take all but the margin (5 %).
+    assert reserve_for(Priority.BACKFILL, 120) == 6
+    # Notifications took 10 calls of the window: they keep those and the margin...
+    assert reserve_for(Priority.BACKFILL, 120, ahead_in_window=10) == 16
+    # ...up to a fifth of the window.
+    assert reserve_for(Priority.BACKFILL, 120, ahead_in_window=40) == 24
     assert reserve_for(Priority.BACKFILL, 3) == 1
     assert reserve_for(Priority.BACKFILL, 1) == 0
+
+
+def test_grants_ahead_of_backfill_are_counted_in_their_buckets() -> None:
+    kept, _ = decide([[100, 2]], now_s=100.5, per_minute=10, ahead=True)
+    kept, _ = decide(kept, now_s=101.0, per_minute=10)
+    assert kept == [[100, 3, 1], [101, 1, 0]]
+    assert ahead_in_window(kept, now_s=101.0) == 1
+    assert ahead_in_window(kept, now_s=161.0) == 0  # second 100 has left the window
 
 
 @pytest.mark.anyio
@@ -97,18 +122,18 @@ async def test_grants_follow_the_window_and_notifications_go_before_backfill(
         await acquire(
             engine, per_minute=10, priority=Priority.BACKFILL, now=start + timedelta(seconds=n)
         )
-        for n in range(9)
+        for n in range(10)
     ]
-    # Backfill stops at 8 of 10: the last 2 calls of the window are kept for notifications.
-    assert waits[:8] == [0.0] * 8
+    # With nothing else calling, backfill stops at 9 of 10: the margin is kept.
+    assert waits[:9] == [0.0] * 9
     # When the first grant's second has left the window (grants are counted per second).
-    assert WINDOW_S - 8 <= waits[8] <= WINDOW_S - 8 + 1
-    at = start + timedelta(seconds=9)
-    assert await acquire(engine, per_minute=10, now=at) == 0.0
-    assert await acquire(engine, per_minute=10, now=at) == 0.0
+    assert WINDOW_S - 9 <= waits[9] <= WINDOW_S - 9 + 1
+    at = start + timedelta(seconds=10)
+    assert await acquire(engine, per_minute=10, now=at) == 0.0  # the margin, for a notification
     notification_wait = await acquire(engine, per_minute=10, now=at)
     backfill_wait = await acquire(engine, per_minute=10, priority=Priority.BACKFILL, now=at)
-    assert WINDOW_S - 9 <= notification_wait <= WINDOW_S - 9 + 1
+    assert WINDOW_S - 10 <= notification_wait <= WINDOW_S - 10 + 1
+    # Backfill now also leaves the call notifications took: it waits for more to leave.
     assert backfill_wait > notification_wait
     # Once the first grant's second has left the window, it has room again.
     assert await acquire(engine, per_minute=10, now=start + timedelta(seconds=61)) == 0.0
@@ -157,5 +182,6 @@ async def test_concurrent_processes_never_exceed_the_limit(
     async with engine.connect() as connection:
         recorded = await connection.scalar(select(RateLimit.recent_grants_epoch_s))
     assert recorded is not None
-    assert sum(count for _, count in recorded) == per_minute
-    assert max(second for second, _ in recorded) - min(second for second, _ in recorded) < WINDOW_S
+    assert used_in_window(recorded, time.time()) == per_minute
+    seconds = [second for second, *_ in recorded]
+    assert max(seconds) - min(seconds) < WINDOW_S

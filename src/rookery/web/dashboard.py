@@ -40,7 +40,7 @@ from rookery.errors import (
     UnauthenticatedError,
 )
 from rookery.jobs.kinds import Priority
-from rookery.jobs.ratelimit import WITHINGS, reserve_for, used_in_window
+from rookery.jobs.ratelimit import WITHINGS, ahead_in_window, reserve_for, used_in_window
 from rookery.pipeline.status import SyncStatus, sync_status
 from rookery.store.clients import authenticate_client
 from rookery.store.tables import (
@@ -500,12 +500,13 @@ async def _budget(session: AsyncSession, settings: Settings, now: datetime) -> B
     row = await session.get(RateLimit, WITHINGS)
     per_minute = settings.withings_rate_limit_per_minute
     now_s = now.timestamp()
-    used = 0 if row is None else used_in_window(row.recent_grants_epoch_s, now_s)
+    grants = [] if row is None else row.recent_grants_epoch_s
     blocked = None if row is None else row.blocked_until
     return Budget(
-        used=used,
+        used=used_in_window(grants, now_s),
         per_minute=per_minute,
-        backfill_limit=per_minute - reserve_for(Priority.BACKFILL, per_minute),
+        backfill_limit=per_minute
+        - reserve_for(Priority.BACKFILL, per_minute, ahead_in_window(grants, now_s)),
         blocked_until=blocked if blocked is not None and blocked > now else None,
     )
 
