@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -110,6 +111,9 @@ def test_notifications_are_delivered_once_per_version(
         latency_s = time.monotonic() - started
         assert latency_s < 5
         stack.settle()
+        # The sync status tells when Withings last notified (read from the notifications).
+        notified = datetime.fromisoformat(stack.sync(user_id)["last_notification_at"])
+        assert abs(notified.timestamp() - time.time()) < 60
         new = stack.data()[before:]
         weighed = [d for d in new if d["data_structure"] == "body_metrics_event"]
         assert len(weighed) == 1, "the duplicate notification delivered nothing more"

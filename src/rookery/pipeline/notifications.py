@@ -24,7 +24,6 @@ from rookery.errors import InvalidInputError
 from rookery.jobs.kinds import JobKind, Priority
 from rookery.jobs.queue import enqueue, merge_window
 from rookery.pipeline.plans import FetchPlan, WindowKind, plan_for
-from rookery.pipeline.state import touch_notified
 from rookery.store.enums import ConnectionState
 from rookery.store.tables import WithingsConnection, WithingsNotification
 from rookery.withings.codes import Appli, UserAction
@@ -217,13 +216,12 @@ async def record_notification(
         unlinked = await handle_withings_unlink(
             session, withings_userid=notification.userid, now=now
         )
-    else:
-        plan = plan_for(notification.appli)
+    elif (plan := plan_for(notification.appli)) is not None:
+        # The notification row itself records when the account was last notified
+        # (`rookery.pipeline.status.last_notified_at`): no other row is written, so a fetch of
+        # the same connection, holding its sync state, never holds Withings' answer up.
+        start, end = fetch_window(notification, plan, now=now)
         for connection_id in connections:
-            await touch_notified(session, connection_id, now=now)
-            if plan is None:
-                continue
-            start, end = fetch_window(notification, plan, now=now)
             await enqueue(
                 session,
                 JobKind.PIPELINE_FETCH,

@@ -61,11 +61,6 @@ async def locked_state(
     return state
 
 
-async def touch_notified(session: AsyncSession, connection_id: uuid.UUID, *, now: datetime) -> None:
-    """Record that a notification for the connection arrived at `now`."""
-    await _set_state(session, connection_id, now=now, last_notification_at=now)
-
-
 async def record_error(
     session: AsyncSession, connection_id: uuid.UUID, error: str, *, now: datetime
 ) -> None:

@@ -6,13 +6,21 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, ScalarSelect, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
 from rookery.errors import NotFoundError
 from rookery.jobs.kinds import JobKind
 from rookery.store.enums import ConnectionState, JobStatus
-from rookery.store.tables import BackfillStatus, Job, SyncState, User, WithingsConnection
+from rookery.store.tables import (
+    BackfillStatus,
+    Job,
+    SyncState,
+    User,
+    WithingsConnection,
+    WithingsNotification,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +76,23 @@ async def sync_status(session: AsyncSession, *, client_id: uuid.UUID, user_id: s
         backfill_steps_total=0 if state is None else state.backfill_steps_total,
         backfill_started_at=None if state is None else state.backfill_started_at,
         backfill_finished_at=None if state is None else state.backfill_finished_at,
-        last_notification_at=None if state is None else state.last_notification_at,
+        last_notification_at=None
+        if connection is None
+        else await session.scalar(select(last_notified_at(connection.withings_userid))),
         last_fetch_at=None if state is None else state.last_fetch_at,
         last_error=None if state is None else state.last_error,
         last_error_at=None if state is None else state.last_error_at,
         pending_fetches=pending,
+    )
+
+
+def last_notified_at(
+    withings_userid: ColumnElement[int] | QueryableAttribute[int] | int,
+) -> ScalarSelect[datetime]:
+    """When Withings last notified about the account (a scalar subquery; NULL for none): read
+    from the notifications themselves, so that storing one writes no other row."""
+    return (
+        select(func.max(WithingsNotification.received_at))
+        .where(WithingsNotification.withings_userid == withings_userid)
+        .scalar_subquery()
     )

@@ -348,7 +348,8 @@ class RateLimit(Base):
     """A rate limit shared by every process of the deployment (one row per limited service).
 
     `recent_grants_epoch_s` holds the calls granted within the last window, counted per second
-    (`[Unix second, count]`, see `rookery.jobs.ratelimit`); `blocked_until` is set when the service itself said to wait (Withings' 601).
+    (see `rookery.jobs.ratelimit`); `blocked_until` is set when the service itself said to wait
+    (Withings' 601).
     """
 
     __tablename__ = "rate_limits"
@@ -510,7 +511,6 @@ class SyncState(Base):
     backfill_steps_done: Mapped[int] = mapped_column(Integer, default=0)
     backfill_started_at: Mapped[datetime | None] = mapped_column()
     backfill_finished_at: Mapped[datetime | None] = mapped_column()
-    last_notification_at: Mapped[datetime | None] = mapped_column()
     last_fetch_at: Mapped[datetime | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column()

@@ -41,7 +41,7 @@ from rookery.errors import (
 )
 from rookery.jobs.kinds import Priority
 from rookery.jobs.ratelimit import WITHINGS, ahead_in_window, reserve_for, used_in_window
-from rookery.pipeline.status import SyncStatus, sync_status
+from rookery.pipeline.status import SyncStatus, last_notified_at, sync_status
 from rookery.store.clients import authenticate_client
 from rookery.store.tables import (
     BackfillStatus,
@@ -448,14 +448,19 @@ async def _client_rows(session: AsyncSession) -> list[ClientRow]:
 
 async def _user_rows(session: AsyncSession, client_id: uuid.UUID) -> list[UserRow]:
     rows = await session.execute(
-        select(User.user_id, WithingsConnection, SyncState)
+        select(
+            User.user_id,
+            WithingsConnection,
+            SyncState,
+            last_notified_at(WithingsConnection.withings_userid),
+        )
         .outerjoin(WithingsConnection, WithingsConnection.user_pk == User.id)
         .outerjoin(SyncState, SyncState.connection_id == WithingsConnection.id)
         .where(User.client_id == client_id)
         .order_by(User.user_id)
     )
     result: list[UserRow] = []
-    for user_id, connection, state in rows.all():
+    for user_id, connection, state, notified_at in rows.all():
         result.append(
             UserRow(
                 user_id=user_id,
@@ -464,7 +469,7 @@ async def _user_rows(session: AsyncSession, client_id: uuid.UUID) -> list[UserRo
                 backfill_status=None if state is None else state.backfill_status,
                 backfill_done=0 if state is None else state.backfill_steps_done,
                 backfill_total=0 if state is None else state.backfill_steps_total,
-                last_notification_at=None if state is None else state.last_notification_at,
+                last_notification_at=notified_at,
                 last_fetch_at=None if state is None else state.last_fetch_at,
                 last_error=None if state is None else state.last_error,
                 last_error_at=None if state is None else state.last_error_at,
