@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint format test test-fast demo bench clean chromium
+.PHONY: install lint format test test-fast soak demo bench clean chromium
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -37,14 +37,18 @@ chromium:
 test-fast: $(STAMP)
 	$(PY) -m pytest -x -q
 
+# The fault, crash and security suites in full (`make test` runs their short versions); the
+# security folder only when it exists. Figures land in test-output/soak/.
+soak: $(STAMP)
+	ROOKERY_SOAK=1 $(PY) -m pytest tests/soak $(wildcard tests/security) -q
+
 demo: $(STAMP)
 	$(VENV)/bin/rookery demo
 
-# Benchmarks: each prints a table and writes its figures as JSON under bench/results/.
+# Benchmarks: every one in turn (bench/suite.py), one table against the goals, the figures as
+# JSON under bench/results/ and in docs/scaling.md. `make bench BENCH_ARGS=--quick`: a smoke run.
 bench: $(STAMP)
-	$(PY) bench/transform.py
-	$(PY) bench/sandbox.py
-	$(PY) bench/pipeline.py
+	$(PY) bench/suite.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

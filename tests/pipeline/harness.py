@@ -6,6 +6,9 @@ receiver, each a real server or loop in its own thread, talking real HTTP.
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -14,6 +17,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -48,6 +52,7 @@ from tests.sandbox.servers import loopback_listener, serve_on
 
 T = TypeVar("T")
 
+REPOSITORY = Path(__file__).resolve().parents[2]
 DATA_PATH = "/data"
 EVENTS_PATH = "/events"
 
@@ -239,6 +244,38 @@ class Deployment:
             time.sleep(0.05)
 
 
+def start_worker(
+    stack: Deployment, *, lease_s: float = 3.0, wait_ready: bool = True
+) -> subprocess.Popen[bytes]:
+    """A worker process (`tests.pipeline.worker_process`) on the deployment's database; with
+    `wait_ready`, once it runs (otherwise it may still be starting: killing it then is a
+    kill during start-up)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.pipeline.worker_process", str(lease_s)],
+        cwd=REPOSITORY,
+        env=stack.environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert process.stdout is not None
+    if wait_ready:
+        assert process.stdout.readline() == b"ready\n"
+    return process
+
+
+def stop_worker(process: subprocess.Popen[bytes]) -> None:
+    """Stop a worker process (SIGTERM, then SIGKILL), if it still runs."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=20)
+    if process.stdout is not None:
+        process.stdout.close()
+
+
 def _run(coroutine: Any) -> Any:
     return asyncio.run(coroutine)
 
@@ -348,6 +385,19 @@ def sandbox_weights(population: Population, withings_userid: int, since_s: float
 def delivered_weights(documents: list[dict[str, Any]]) -> list[Decimal]:
     """The delivered weigh-ins (kg), sorted."""
     return sorted(Decimal(str(w)) for w in weights(documents).values())
+
+
+def busiest_minute(calls: list[dict[str, Any]], *, include_refused: bool = False) -> int:
+    """The most calls in any rolling minute of the sandbox's call log: the calls Withings
+    accepted, or every call made when `include_refused`."""
+    times = sorted(float(call["at"]) for call in calls if include_refused or call["status"] != 601)
+    busiest = 0
+    first = 0
+    for last, at in enumerate(times):
+        while times[first] <= at - 60:
+            first += 1
+        busiest = max(busiest, last - first + 1)
+    return busiest
 
 
 def now_utc() -> datetime:

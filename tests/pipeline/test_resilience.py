@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -26,31 +22,20 @@ from rookery.store.enums import JobStatus
 from rookery.store.tables import Delivery, DeliveryStatus, Document, Job
 from tests.pipeline.harness import (
     DATA_PATH,
-    Deployment,
+    busiest_minute,
     delivered_weights,
     deployment,
     new_user_id,
     now_utc,
     sandbox_weights,
+    start_worker,
+    stop_worker,
 )
 
 pytestmark = pytest.mark.timeout(300)
 
 BACKFILL_DAYS = 3
-REPOSITORY = Path(__file__).resolve().parents[2]
 WITHINGS_LIMIT_PER_MINUTE = 120
-
-
-def _busiest_minute(calls: list[dict[str, Any]]) -> int:
-    """The most calls Withings accepted in any rolling minute of the log."""
-    accepted = sorted(float(call["at"]) for call in calls if call["status"] != 601)
-    busiest = 0
-    first = 0
-    for last, at in enumerate(accepted):
-        while accepted[first] <= at - 60:
-            first += 1
-        busiest = max(busiest, last - first + 1)
-    return busiest
 
 
 def _replayed_versions(settings: Settings) -> int:
@@ -115,7 +100,7 @@ def test_a_601_storm_loses_nothing_and_replay_rebuilds_the_same_documents(
         assert len(storm) == 6, "every refused call was one of the storm's"
         # Nothing over Withings' own limit: it never refused a call by itself.
         assert not [c for c in calls if c["status"] == 601 and c["fault"] is None]
-        assert _busiest_minute(calls) <= WITHINGS_LIMIT_PER_MINUTE
+        assert busiest_minute(calls) <= WITHINGS_LIMIT_PER_MINUTE
         # No data lost: every fetch finished, and each refused call was made again later.
         assert stack.query(_jobs_not_done) == []
         for refused in storm:
@@ -189,31 +174,6 @@ def test_a_client_endpoint_down_then_up_gets_everything(
         assert delivered_weights(accepted) == sandbox_weights(population, account.userid, start_s)
 
 
-def _start_worker(stack: Deployment) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.pipeline.worker_process", "3"],
-        cwd=REPOSITORY,
-        env=stack.environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    assert process.stdout is not None
-    assert process.stdout.readline() == b"ready\n"
-    return process
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
-    if process.stdout is not None:
-        process.stdout.close()
-
-
 def test_a_worker_killed_mid_job_loses_nothing(
     make_settings: Callable[..., Settings], database_url: str
 ) -> None:
@@ -224,7 +184,7 @@ def test_a_worker_killed_mid_job_loses_nothing(
     ) as stack:
         # The measures fetch's getmeas hangs: the worker is inside that job when it dies.
         stack.control("POST", "faults", kind="timeout", count=1, path="/measure", hang_s=60)
-        first = _start_worker(stack)
+        first = start_worker(stack)
         try:
             user_id = new_user_id()
             stack.link(user_id, account.userid)
@@ -236,8 +196,8 @@ def test_a_worker_killed_mid_job_loses_nothing(
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=20)
         finally:
-            _stop(first)
-        second = _start_worker(stack)
+            stop_worker(first)
+        second = start_worker(stack)
         try:
             stack.wait_backfill(user_id)
             start_s = population.now_utc.timestamp() - BACKFILL_DAYS * 86_400
@@ -258,4 +218,4 @@ def test_a_worker_killed_mid_job_loses_nothing(
                 for c in calls
             )
         finally:
-            _stop(second)
+            stop_worker(second)

@@ -19,6 +19,7 @@ from rookery.app import open_resources
 from rookery.config import load_settings
 from rookery.delivery.sender import open_sender
 from rookery.jobs.worker import Worker
+from rookery.logs import configure_logging
 from tests.pipeline.harness import registry
 
 
@@ -33,4 +34,7 @@ async def _work(lease_s: float) -> None:
 
 
 if __name__ == "__main__":
+    # As `rookery worker` does: logs on stderr, so that stdout (a pipe nobody reads after
+    # "ready") never fills up and blocks the worker.
+    configure_logging()
     asyncio.run(_work(float(sys.argv[1])))

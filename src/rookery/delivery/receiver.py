@@ -52,12 +52,15 @@ class WebhookReceiver(ABC):
                 await send({"type": message["type"] + ".complete"})
             await send({"type": "lifespan.shutdown.complete"})
             return
+        body = await read_body(receive)
+        if body is None:
+            return  # the sender went away mid-request (it died): there is no request to answer
         request = WebhookRequest(
             method=scope["method"],
             path=scope["path"],
             query_string=scope["query_string"].decode(),
             headers={key.decode().lower(): value.decode() for key, value in scope["headers"]},
-            body=await read_body(receive),
+            body=body,
         )
         answer = await self.answer(request)
         headers = [(key.encode(), value.encode()) for key, value in answer.headers.items()]
@@ -69,11 +72,14 @@ class WebhookReceiver(ABC):
         """The reply to one request (after recording or checking it, as the subclass needs)."""
 
 
-async def read_body(receive: Receive) -> bytes:
-    """The whole body of an ASGI HTTP request, however many messages it came in."""
+async def read_body(receive: Receive) -> bytes | None:
+    """The whole body of an ASGI HTTP request, however many messages it came in; None when the
+    client disconnected before sending all of it (what arrived is not the body it signed)."""
     chunks: list[bytes] = []
     while True:
         message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
         chunks.append(message.get("body", b""))
         if not message.get("more_body"):
             return b"".join(chunks)

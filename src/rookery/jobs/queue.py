@@ -15,8 +15,20 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, and_, case, delete, func, literal, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from rookery.jobs.kinds import Priority
 from rookery.jobs.retry import DEFAULT_MAX_ATTEMPTS
@@ -194,10 +206,41 @@ async def claim(
 
 
 def _leased_by(job_id: int, owner: str) -> ColumnElement[bool]:
-    return and_(Job.id == job_id, Job.status == JobStatus.RUNNING, Job.lease_owner == owner)
+    return _leased_by_in(Job, job_id, owner)
+
+
+def _leased_by_in(jobs: type[Job], job_id: int, owner: str) -> ColumnElement[bool]:
+    return and_(jobs.id == job_id, jobs.status == JobStatus.RUNNING, jobs.lease_owner == owner)
+
+
+async def _give_up_taken_keys(
+    session: AsyncSession, returning: Callable[[type[Job]], ColumnElement[bool]]
+) -> None:
+    """Before the jobs `returning` selects go back to the queue: each one whose dedupe key a
+    queued job holds (queued while it ran: a running job does not coalesce), or an earlier job
+    going back with it, drops its key. Both then run, rather than the partial unique index
+    refusing the whole statement (and with it every worker's recovery, for good)."""
+    twin = aliased(Job)
+    taken = (
+        select(twin.id)
+        .where(
+            twin.dedupe_key == Job.dedupe_key,
+            twin.id != Job.id,
+            or_(twin.status == JobStatus.QUEUED, and_(returning(twin), twin.id < Job.id)),
+        )
+        .exists()
+    )
+    await session.execute(
+        update(Job)
+        .where(returning(Job), Job.dedupe_key.is_not(None), taken)
+        .values(dedupe_key=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def _finish(session: AsyncSession, job_id: int, owner: str, **values: Any) -> bool:
+    if values.get("status") is JobStatus.QUEUED:
+        await _give_up_taken_keys(session, lambda jobs: _leased_by_in(jobs, job_id, owner))
     result = await session.execute(
         update(Job)
         .where(_leased_by(job_id, owner))
@@ -328,6 +371,14 @@ async def recover_expired(session: AsyncSession, *, now: datetime | None = None)
     Returns how many jobs were recovered."""
     now = now or utc_now()
     parks = Job.attempts + 1 >= Job.max_attempts
+    await _give_up_taken_keys(
+        session,
+        lambda jobs: and_(
+            jobs.status == JobStatus.RUNNING,
+            jobs.lease_expires_at < now,
+            jobs.attempts + 1 < jobs.max_attempts,
+        ),
+    )
     result = await session.execute(
         update(Job)
         .where(Job.status == JobStatus.RUNNING, Job.lease_expires_at < now)
