@@ -431,31 +431,13 @@ def start_deployment(deployment: Deployment, processes: Processes, cleanup: Exit
 
 async def _busy(database_url: str) -> int:
     """Fetches queued or running and deliveries not yet sent (the harness's notion of quiet)."""
-    from sqlalchemy import func, select
-
-    from rookery.jobs.kinds import JobKind
+    from rookery.pipeline.status import work_due
     from rookery.store.engine import create_engine, session_factory
-    from rookery.store.enums import JobStatus
-    from rookery.store.tables import Delivery, DeliveryStatus, Job, utc_now
 
     engine = create_engine(database_url)
     try:
         async with session_factory(engine)() as session:
-            jobs = await session.scalar(
-                select(func.count())
-                .select_from(Job)
-                .where(
-                    Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]),
-                    Job.kind != JobKind.PIPELINE_CLOSE_DAY,
-                    Job.run_at <= utc_now(),
-                )
-            )
-            deliveries = await session.scalar(
-                select(func.count())
-                .select_from(Delivery)
-                .where(Delivery.status == DeliveryStatus.PENDING)
-            )
-        return int(jobs or 0) + int(deliveries or 0)
+            return await work_due(session)
     finally:
         await engine.dispose()
 

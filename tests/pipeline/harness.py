@@ -22,7 +22,6 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rookery.app import create_app, open_resources
@@ -33,19 +32,14 @@ from rookery.jobs.handlers import all_handlers
 from rookery.jobs.kinds import JobKind
 from rookery.jobs.registry import Registry
 from rookery.jobs.worker import run_jobs
+from rookery.pipeline.status import work_due
 from rookery.sandbox.server import create_sandbox_app
 from rookery.sandbox.settings import SandboxSettings
 from rookery.sandbox.synth import Population
 from rookery.store.clients import NewClient, create_client, set_data_source_enabled
 from rookery.store.engine import create_engine, session_factory
-from rookery.store.enums import DataSource, JobStatus
+from rookery.store.enums import DataSource
 from rookery.store.migrate import upgrade
-from rookery.store.tables import (
-    Delivery,
-    DeliveryStatus,
-    Job,
-    utc_now,
-)
 from tests.delivery.receiver import Receiver
 from tests.jobs.conftest import process_environ
 from tests.sandbox.servers import loopback_listener, serve_on
@@ -215,21 +209,7 @@ class Deployment:
         engine = create_engine(self.settings.database_url)
         try:
             async with session_factory(engine)() as session:
-                jobs = await session.scalar(
-                    select(func.count())
-                    .select_from(Job)
-                    .where(
-                        Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]),
-                        Job.kind != JobKind.PIPELINE_CLOSE_DAY,
-                        Job.run_at <= utc_now(),
-                    )
-                )
-                deliveries = await session.scalar(
-                    select(func.count())
-                    .select_from(Delivery)
-                    .where(Delivery.status == DeliveryStatus.PENDING)
-                )
-            return int(jobs or 0) + int(deliveries or 0)
+                return await work_due(session)
         finally:
             await engine.dispose()
 

@@ -15,11 +15,14 @@ from rookery.jobs.kinds import JobKind
 from rookery.store.enums import ConnectionState, JobStatus
 from rookery.store.tables import (
     BackfillStatus,
+    Delivery,
+    DeliveryStatus,
     Job,
     SyncState,
     User,
     WithingsConnection,
     WithingsNotification,
+    utc_now,
 )
 
 
@@ -96,3 +99,21 @@ def last_notified_at(
         .where(WithingsNotification.withings_userid == withings_userid)
         .scalar_subquery()
     )
+
+
+async def work_due(session: AsyncSession) -> int:
+    """How many jobs are due or running (day closes apart: they wait for their day's end) and
+    how many deliveries wait for their first try: 0 once the pipeline has caught up."""
+    jobs = await session.scalar(
+        select(func.count())
+        .select_from(Job)
+        .where(
+            Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]),
+            Job.kind != JobKind.PIPELINE_CLOSE_DAY,
+            Job.run_at <= utc_now(),
+        )
+    )
+    deliveries = await session.scalar(
+        select(func.count()).select_from(Delivery).where(Delivery.status == DeliveryStatus.PENDING)
+    )
+    return int(jobs or 0) + int(deliveries or 0)
