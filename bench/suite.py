@@ -330,7 +330,11 @@ def main() -> None:
         if outcome is None:
             continue
         if outcome["ok"]:
-            rows.extend(ROWS[step.name](outcome["figures"]))
+            try:
+                rows.extend(ROWS[step.name](outcome["figures"]))
+            except KeyError as missing:
+                # Figures an older version of the step wrote: not comparable, run it again.
+                rows.append((step.name, f"stale figures (no {missing}): rerun", "runs", False))
         else:
             rows.append((step.name, outcome["error"], "runs", False))
     results = {name: outcome["figures"] for name, outcome in steps.items() if outcome["ok"]}
