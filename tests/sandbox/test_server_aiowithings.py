@@ -18,7 +18,15 @@ import aiohttp
 import httpx2
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
-from aiowithings import NotificationCategory, WithingsClient
+from aiowithings import (
+    ActivityDataFields,
+    MeasurementType,
+    NotificationCategory,
+    SleepDataFields,
+    SleepSummaryDataFields,
+    WithingsClient,
+    WorkoutDataFields,
+)
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -120,6 +128,32 @@ async def _read_everything(port: int, token: str, callback: str) -> dict[str, An
         }
 
 
+async def _read_every_field(port: int, token: str, callback: str) -> dict[str, Any]:
+    """The same reads asking for every data field aiowithings knows (the richest bodies), with
+    a type filter, and the rest of the Notify API (list by appli, revoke)."""
+    connector = aiohttp.TCPConnector(resolver=_ToLoopback(port), ssl=False)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        client = WithingsClient(session=session, api_host=HOST)
+        client.authenticate(token)
+        start, end = NOW - dt.timedelta(days=30), NOW
+        await client.subscribe_notification(callback, NotificationCategory.SLEEP)
+        listed = await client.list_notification_configurations(NotificationCategory.SLEEP)
+        await client.revoke_notification_configurations(callback, NotificationCategory.SLEEP)
+        return {
+            "weights": await client.get_measurement_since(start, [MeasurementType.WEIGHT]),
+            "activities": await client.get_activities_since(start, list(ActivityDataFields)),
+            "workouts": await client.get_workouts_since(start, list(WorkoutDataFields)),
+            "sleep": await client.get_sleep(
+                end - dt.timedelta(hours=20), end, list(SleepDataFields)
+            ),
+            "sleep_summary": await client.get_sleep_summary_since(
+                start, list(SleepSummaryDataFields)
+            ),
+            "listed": listed,
+            "after_revoke": await client.list_notification_configurations(),
+        }
+
+
 def test_aiowithings_parses_every_endpoint(tls_sandbox: Running) -> None:
     sandbox = tls_sandbox
     users = sandbox.control("GET", "users")["users"]
@@ -148,3 +182,50 @@ def test_aiowithings_parses_every_endpoint(tls_sandbox: Running) -> None:
     assert any(r["workouts_since"] for r in hooks)
     assert any(r["sleep"] for r in hooks)
     assert any(r["devices"] for r in hooks)
+
+
+def test_aiowithings_parses_every_field_and_control_added_records(tls_sandbox: Running) -> None:
+    sandbox = tls_sandbox
+    userid = sandbox.control("GET", "users")["users"][0]["userid"]
+    start = int(NOW.timestamp()) - 8 * 3600
+    # Records added with only their required fields (as docs/sandbox.md shows) parse too.
+    minimal = {
+        "sleep_summaries": {
+            "startdate": start,
+            "enddate": start + 7 * 3600,
+            "date": NOW.date().isoformat(),
+            "data": {"total_timeinbed": 25_200, "total_sleep_time": 25_200,
+                     "lightsleepduration": 25_200},
+        },
+        "activities": {"date": NOW.date().isoformat(), "steps": 4321},
+        "workouts": {"category": 1, "startdate": start - 3600, "enddate": start - 1800,
+                     "date": NOW.date().isoformat(), "data": {"calories": 120}},
+        "measuregrps": {"date": start, "measures": [{"value": 8125, "type": 1, "unit": -2}]},
+    }  # fmt: skip
+    for kind, record in minimal.items():
+        sandbox.control("POST", f"users/{userid}/records", kind=kind, record=record)
+    token = sandbox.tokens(userid)["access_token"]
+    raw = {
+        "sleep": sandbox.api("/v2/sleep", token, action="get", startdate=start - 12 * 3600,
+                             enddate=start + 8 * 3600, data_fields=",".join(SleepDataFields)),
+        "workouts": sandbox.api("/v2/measure", token, action="getworkouts", lastupdate=0),
+        "activities": sandbox.api("/v2/measure", token, action="getactivity", lastupdate=0),
+        "sleep_summary": sandbox.api("/v2/sleep", token, action="getsummary", lastupdate=0),
+    }  # fmt: skip
+    port = urlsplit(sandbox.url).port
+    assert port is not None
+    with serve(Receiver()) as hook_url:
+        read = asyncio.run(_read_every_field(port, token, f"{hook_url}/hook"))
+        assert [c.callback_url for c in read["listed"]] == [f"{hook_url}/hook"]
+    assert NotificationCategory.SLEEP not in {c.notification_category for c in read["after_revoke"]}
+    assert read["weights"]
+    assert all(m.measurement_type is MeasurementType.WEIGHT for g in read["weights"]
+               for m in g.measurements)  # fmt: skip
+    assert any(s.heart_rate for s in read["sleep"])
+    assert len(read["sleep"]) == len(raw["sleep"]["body"]["series"])
+    assert start in {int(s.start_date.timestamp()) for s in read["sleep_summary"]}
+    assert any(s.average_heart_rate for s in read["sleep_summary"])
+    assert 4321 in {a.steps for a in read["activities"]}
+    assert len(read["activities"]) == len(raw["activities"]["body"]["activities"])
+    assert len(read["workouts"]) == len(raw["workouts"]["body"]["series"])
+    assert len(read["sleep_summary"]) == len(raw["sleep_summary"]["body"]["series"])

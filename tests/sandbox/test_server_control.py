@@ -133,3 +133,73 @@ def test_touching_a_user_generates_its_history_on_demand(run_sandbox: RunSandbox
     served = sandbox.api("/measure", token, action="getmeas", lastupdate=0)["body"]
     assert world.awake_userids == {userid}
     assert served["measuregrps"] == eager.user(userid).measuregrps
+
+
+def test_control_added_records_are_served_like_generated_ones(run_sandbox: RunSandbox) -> None:
+    """Records added with only the required fields (the docs' examples) come back complete:
+    sleep `get` and heart `get` read their device fields, and every list keeps its shape."""
+    world = generate_population(6, 5, now_utc=NOW, history_days=3)
+    sandbox = run_sandbox(world, start_at_epoch=NOW.timestamp(), seed=5)
+    userid = world.accounts[0].userid
+    generated = world.user(userid)
+    start = int(NOW.timestamp()) - 8 * 3600
+    stages = {"lightsleepduration": 14_400, "deepsleepduration": 5400, "remsleepduration": 5400}
+    night = {
+        "startdate": start,
+        "enddate": start + 7 * 3600,
+        "date": NOW.date().isoformat(),
+        "data": {
+            **stages,
+            "total_timeinbed": 7 * 3600,
+            "total_sleep_time": 25_200,
+            "sleep_latency": 0,
+            "wakeupduration": 0,
+        },
+    }
+    added = {
+        "sleep_summaries": night,
+        "heart": {"timestamp": start, "heart_rate": 64},
+        "activities": {"date": NOW.date().isoformat(), "steps": 4321},
+        "workouts": {
+            "category": 1,
+            "startdate": start - 3600,
+            "enddate": start - 1800,
+            "date": NOW.date().isoformat(),
+            "data": {"calories": 120},
+        },
+    }
+    for kind, record in added.items():
+        sandbox.control("POST", f"users/{userid}/records", kind=kind, record=record)
+    token = sandbox.tokens(userid)["access_token"]
+    got = sandbox.api("/v2/sleep", token, action="get", startdate=start, enddate=start + 7 * 3600)
+    assert got["status"] == 0, got
+    sleep_device = next(
+        (d for d in generated.devices if d["model_id"] == 63),
+        next(d for d in generated.devices if d["type"] == "Activity Tracker"),
+    )
+    assert got["body"]["model"] == (32 if sleep_device["model_id"] == 63 else 16)
+    assert {s["hash_deviceid"] for s in got["body"]["series"]} == {sleep_device["deviceid"]}
+    assert sum(s["enddate"] - s["startdate"] for s in got["body"]["series"]) == 7 * 3600
+    summaries = sandbox.api(
+        "/v2/sleep", token, action="getsummary", lastupdate=int(NOW.timestamp())
+    )["body"]["series"]
+    assert [(s["model_id"], s["hash_deviceid"]) for s in summaries] == [
+        (sleep_device["model_id"], sleep_device["deviceid"])
+    ]
+    listed = sandbox.api("/v2/heart", token, action="list", startdate=start, enddate=start)
+    [ecg] = listed["body"]["series"]
+    signal = sandbox.api("/v2/heart", token, action="get", signalid=ecg["ecg"]["signalid"])
+    assert signal["status"] == 0, signal
+    assert signal["body"]["model"] == ecg["model"]
+    day = NOW.date().isoformat()
+    rows = sandbox.api(
+        "/v2/measure", token, action="getactivity", startdateymd=day, enddateymd=day
+    )["body"]["activities"]
+    row = next(r for r in rows if r["steps"] == 4321)
+    watch_row = next(r for r in generated.activities if r["brand"] == 1)
+    assert {k for k in watch_row if not k.startswith("hr_")} <= set(row)
+    since = int(NOW.timestamp())
+    workouts = sandbox.api("/v2/measure", token, action="getworkouts", lastupdate=since)
+    [workout] = workouts["body"]["series"]
+    assert set(workout) == {"id", "category", "timezone", "model", "attrib", "startdate",
+                            "enddate", "date", "modified", "deviceid", "data"}  # fmt: skip

@@ -29,6 +29,12 @@ def test_rate_limit_per_client_answers_601_and_the_log_shows_it(run_sandbox: Run
     assert [c["status"] for c in log["calls"]].count(601) == 2
 
 
+def test_the_default_rate_limit_is_120_a_minute(sandbox: Running) -> None:
+    token = sandbox.tokens()["access_token"]  # the token request counts as 1
+    statuses = [sandbox.api("/v2/user", token, action="getgoals")["status"] for _ in range(120)]
+    assert statuses == [0] * 119 + [601]
+
+
 def _fault(sandbox: Running, **spec: object) -> dict[str, object]:
     return sandbox.control("POST", "faults", **spec)
 
@@ -126,8 +132,23 @@ def test_phantom_notification_has_no_data_behind_it(sandbox: Running, receiver: 
         startdate=posted["startdate"],
         enddate=posted["enddate"],
     )
+    assert set(posted) == {"userid", "appli", "startdate", "enddate"}
     assert posted["appli"] == "1"
     assert window["body"]["measuregrps"] == []
+
+
+def test_phantom_activity_notification_names_an_empty_day(sandbox: Running, receiver: Hook) -> None:
+    hooks, callback = receiver
+    token = sandbox.tokens()["access_token"]
+    sandbox.api("/notify", token, action="subscribe", callbackurl=callback, appli=16)
+    _fault(sandbox, kind="phantom_notification", userid=1001, appli=16)
+    [posted] = hooks.posts()
+    assert set(posted) == {"userid", "appli", "date"}
+    day = {"startdateymd": posted["date"], "enddateymd": posted["date"]}
+    assert (
+        sandbox.api("/v2/measure", token, action="getactivity", **day)["body"]["activities"] == []
+    )
+    assert sandbox.api("/v2/measure", token, action="getworkouts", **day)["body"]["series"] == []
 
 
 def test_duplicated_notifications(sandbox: Running, receiver: Hook) -> None:
@@ -154,3 +175,27 @@ def test_bad_fault_specs_are_clear_400s(sandbox: Running) -> None:
         response = sandbox.http.post("/_sandbox/faults", json=spec)
         assert response.status_code == 400, spec
         assert response.json()["error"]
+
+
+@pytest.mark.timeout(30)
+def test_the_call_log_records_each_faulted_call_once(sandbox: Running) -> None:
+    token = sandbox.tokens()["access_token"]
+    faulted = ["http_5xx", "rate_limit", "timeout", "malformed_json", "truncated"]
+    for kind in faulted:
+        _fault(sandbox, kind=kind, count=1, hang_s=0.2)
+        try:
+            sandbox.http.post("/v2/user", data={"action": "getdevice", "access_token": token})
+        except httpx2.RemoteProtocolError:
+            assert kind == "truncated"
+    _fault(sandbox, kind="revoked_token", count=1)
+    sandbox.api("/v2/user", token, action="getgoals")
+    calls = [c for c in sandbox.control("GET", "calls")["calls"] if c["path"] == "/v2/user"]
+    assert [(c["action"], c["fault"], c["status"], c["http_status"]) for c in calls] == [
+        ("getdevice", "http_5xx", None, 503),
+        ("getdevice", "rate_limit", 601, 200),
+        # A hang and a truncated body still serve the call: its own status is logged.
+        ("getdevice", "timeout", 0, 200),
+        ("getdevice", "malformed_json", None, 200),
+        ("getdevice", "truncated", 0, 200),
+        ("getgoals", "revoked_token", 401, 200),
+    ]

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
+import time
+
 import pytest
 
 from rookery.sandbox.notify import Notification
 from rookery.sandbox.records import Change
+from rookery.sandbox.synth import generate_population
 from rookery.withings.codes import Appli
-from tests.sandbox.conftest import Running
+from tests.sandbox.conftest import Running, RunSandbox
 from tests.sandbox.factories import T0, measure_group, night
 from tests.sandbox.servers import Receiver
 
@@ -160,15 +165,36 @@ def test_failed_delivery_retries_on_withings_schedule(sandbox: Running, receiver
 
 
 def test_a_delivery_gives_up_after_five_cycles(sandbox: Running, receiver: Hook) -> None:
+    """Every cycle starts on time (base + jitter after the previous one), then it stops."""
     hooks, callback = receiver
     _subscribe(sandbox, callback, 1)
     hooks.status = 503
     sandbox.control("POST", "notifications", userid=1001, appli=1, startdate=T0, enddate=T0)
-    for _ in range(5):
-        sandbox.advance(6 * 3600)
+    for _ in range(4):
+        delivery = sandbox.control("GET", "deliveries")["deliveries"][0]
+        sandbox.advance(delivery["next_at"] - sandbox.sandbox.clock.now())
     delivery = sandbox.control("GET", "deliveries")["deliveries"][0]
     assert delivery["state"] == "failed"
-    assert len(delivery["attempts"]) == 10
+    assert delivery["next_at"] is None
+    starts = [a["at"] for a in delivery["attempts"][::2]]
+    assert [a["cycle"] for a in delivery["attempts"]] == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+    waits = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    bounds = [(10, 10), (60 + 60, 60 + 600), (3600 + 120, 3600 + 1200), (14400 + 180, 14400 + 1800)]
+    assert all(low <= wait <= high for wait, (low, high) in zip(waits, bounds, strict=True)), waits
+    sandbox.advance(86_400)
+    assert len(hooks.posts()) == 10
+
+
+@pytest.mark.timeout(30)
+def test_a_callback_has_2_seconds_to_answer(sandbox: Running, receiver: Hook) -> None:
+    hooks, callback = receiver
+    _subscribe(sandbox, callback, 1)
+    for delay_s in (1.2, 2.4):
+        hooks.delay_s = delay_s
+        sandbox.control("POST", "notifications", userid=1001, appli=1, startdate=T0, enddate=T0)
+    in_time, late = sandbox.control("GET", "deliveries")["deliveries"]
+    assert [a["outcome"] for a in in_time["attempts"]] == ["delivered"]
+    assert [a["outcome"] for a in late["attempts"]] == ["timeout", "timeout"]
 
 
 @pytest.mark.timeout(20)
@@ -180,3 +206,50 @@ def test_a_slow_callback_counts_as_a_timeout(run_sandbox: object, receiver: Hook
     sandbox.control("POST", "notifications", userid=1001, appli=1, startdate=T0, enddate=T0)
     delivery = sandbox.control("GET", "deliveries")["deliveries"][0]
     assert [a["outcome"] for a in delivery["attempts"]] == ["timeout", "timeout"]
+
+
+def test_update_moves_a_subscription_to_another_callback_or_appli(
+    sandbox: Running, receiver: Hook
+) -> None:
+    hooks, callback = receiver
+    token = sandbox.tokens()["access_token"]
+    sandbox.api("/notify", token, action="subscribe", callbackurl=callback, appli=1)
+    other = callback.replace("token=s3cret", "token=other")
+    moved = sandbox.api(
+        "/notify", token, action="update", callbackurl=callback, appli=1,
+        new_callbackurl=other, new_appli=4,
+    )  # fmt: skip
+    assert moved == {"status": 0, "body": {}}
+    assert [m for m, _ in hooks.requests] == ["HEAD", "HEAD"]  # the new callback is probed too
+    profiles = sandbox.api("/notify", token, action="list")["body"]["profiles"]
+    assert [(p["appli"], p["callbackurl"]) for p in profiles] == [(4, other)]
+    off_loopback = sandbox.api(
+        "/notify", token, action="update", callbackurl=other, appli=4,
+        new_callbackurl="https://example.com/hook",
+    )  # fmt: skip
+    assert off_loopback["status"] == 293
+
+
+@pytest.mark.timeout(30)
+def test_live_mode_notifies_while_the_clock_runs(run_sandbox: RunSandbox, receiver: Hook) -> None:
+    """With the clock running by itself (no control call), new data arrives and is notified."""
+    now = 1_740_830_400  # 2025-03-01T12:00Z
+    world = generate_population(2, 5, now_utc=dt.datetime.fromtimestamp(now, dt.UTC))
+    sandbox = run_sandbox(world, start_at_epoch=float(now), seed=5)
+    hooks, callback = receiver
+    userid = world.accounts[0].userid
+    token = sandbox.tokens(userid)["access_token"]
+    for appli in (1, 4, 16, 44):
+        answer = sandbox.api(
+            "/notify", token, action="subscribe", callbackurl=callback, appli=appli
+        )
+        assert answer["status"] == 0, answer
+    sandbox.control("POST", "clock", speed=86_400)  # a day per second
+    deadline = time.monotonic() + 20
+    while not hooks.posts() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    sandbox.control("POST", "clock", speed=0)
+    posted = hooks.posts()
+    assert posted, "no notification while the clock ran"
+    assert {p["userid"] for p in posted} == {str(userid)}
+    assert sandbox.sandbox.clock.now() > now + 86_400 * 0.5

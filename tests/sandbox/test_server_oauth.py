@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlsplit
 
+from rookery.config import DEFAULT_WITHINGS_CLIENT_ID, DEFAULT_WITHINGS_CLIENT_SECRET
 from rookery.sandbox.oauth import NONCE_TIMESTAMP_WINDOW_S
+from rookery.sandbox.settings import SandboxSettings
 from rookery.withings.signature import sign
 from tests.sandbox.conftest import (
     ALL_SCOPES,
@@ -13,6 +15,7 @@ from tests.sandbox.conftest import (
     CLIENT_SECRET,
     REDIRECT_URI,
     Running,
+    RunSandbox,
 )
 from tests.sandbox.servers import Receiver
 
@@ -316,3 +319,25 @@ def test_unknown_scope_is_refused_on_the_consent_page(sandbox: Running) -> None:
     page = sandbox.http.get("/oauth2_user/authorize2", params={**AUTHORIZE, "scope": "user.all"})
     assert page.status_code == 400
     assert ALL_SCOPES not in page.text
+
+
+def test_the_app_is_the_env_pair_else_the_documented_default(run_sandbox: RunSandbox) -> None:
+    default = SandboxSettings.from_env({})
+    assert (default.client_id, default.client_secret) == (
+        DEFAULT_WITHINGS_CLIENT_ID,
+        DEFAULT_WITHINGS_CLIENT_SECRET,
+    )
+    env = {"ROOKERY_WITHINGS_CLIENT_ID": "my-app", "ROOKERY_WITHINGS_CLIENT_SECRET": "my-secret"}
+    mine = SandboxSettings.from_env(env)
+    sandbox = run_sandbox(client_id=mine.client_id, client_secret=mine.client_secret)
+    refused = sandbox.http.get("/oauth2_user/authorize2", params=AUTHORIZE)
+    assert refused.status_code == 400
+    assert "client_id" in refused.text
+    accepted = sandbox.http.get(
+        "/oauth2_user/authorize2", params={**AUTHORIZE, "client_id": "my-app"}
+    )
+    assert accepted.status_code == 200
+    now = str(int(sandbox.sandbox.clock.now()))
+    nonce_values = {"action": "getnonce", "client_id": "my-app", "timestamp": now}
+    signed = sandbox.api("/v2/signature", **nonce_values, signature=sign("my-secret", nonce_values))
+    assert signed["status"] == 0, signed

@@ -17,7 +17,7 @@ from rookery.sandbox.notices import RecordKind
 from rookery.sandbox.notify import Notification, parse_appli
 from rookery.sandbox.protocol import WithingsStatusError
 from rookery.sandbox.records import Change, SandboxUser
-from rookery.withings.codes import Appli
+from rookery.withings.codes import APPLIS, Appli
 
 if TYPE_CHECKING:
     from rookery.sandbox.server import Sandbox
@@ -237,8 +237,12 @@ class Controls:
         ]
         first = min(starts, default=int(self._sandbox.clock.now()))
         at = int(first) - 86_400
-        day = datetime.fromtimestamp(at, UTC).date().isoformat()
-        return Notification.from_change(Change(userid, appli, at, at + 60, day))
+        info = APPLIS.get(appli)
+        if info is not None and info.carries_date:
+            day = datetime.fromtimestamp(at, UTC).date().isoformat()
+            return Notification.from_change(Change(userid, appli, date=day))
+        # Every other category names a window, and only a window (research §5.2).
+        return Notification.from_change(Change(userid, appli, at, at + 60))
 
 
 async def _json(request: Request) -> dict[str, Any]:

@@ -85,9 +85,17 @@ class Sandbox:
         self.subscriptions.remove(userid)
 
     async def call(
-        self, path: str, params: Mapping[str, str], authorization: str | None
+        self,
+        path: str,
+        params: Mapping[str, str],
+        authorization: str | None,
+        *,
+        fault: Fault | None = None,
     ) -> tuple[bytes, CallRecord]:
-        """Answer one API call (Withings envelope) and say how it went, for the call log."""
+        """Answer one API call (Withings envelope) and say how it went, for the call log.
+
+        `fault` is the transport fault (a hang, a truncated body) the answer is delivered with:
+        the call is served and logged once, with the fault named."""
         action = params.get("action", "")
         client_id: str | None = None
         userid: int | None = None
@@ -118,9 +126,9 @@ class Sandbox:
                     body = self._data(route, grant, user, params, action)
         except WithingsStatusError as error:
             return error_envelope(error), self._record(
-                path, action, client_id, userid, error.status
+                path, action, client_id, userid, error.status, fault=fault
             )
-        return envelope(body), self._record(path, action, client_id, userid, 0)
+        return envelope(body), self._record(path, action, client_id, userid, 0, fault=fault)
 
     def _data(
         self,
@@ -255,19 +263,17 @@ class SandboxApp:
             sandbox.log_fault(fault, path, params, fault.http_status)
             await _send(send, fault.http_status, b"Service Unavailable", b"text/plain")
         elif fault.kind is FaultKind.TIMEOUT:
-            sandbox.log_fault(fault, path, params, 200)
             # Hang until the client gives up (it disconnects) or hang_s passes, then answer.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(fault.hang_s):
                     await _disconnected(receive)
-            answer, _ = await sandbox.call(path, params, authorization)
+            answer, _ = await sandbox.call(path, params, authorization, fault=fault)
             await _send(send, 200, answer)
         elif fault.kind is FaultKind.MALFORMED_JSON:
             sandbox.log_fault(fault, path, params, 200)
             await _send(send, 200, b'{"status":0,"body":{"measuregrps":[{"grpid":,}')
         else:  # truncated: promise the whole body, send half, drop the connection
-            sandbox.log_fault(fault, path, params, 200)
-            answer, _ = await sandbox.call(path, params, authorization)
+            answer, _ = await sandbox.call(path, params, authorization, fault=fault)
             headers = [*_JSON_HEADERS, (b"content-length", str(len(answer)).encode())]
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send(

@@ -37,9 +37,16 @@ from rookery.sandbox.days import (
 )
 from rookery.sandbox.detail import ecg_signal, intraday_samples, night_segments
 from rookery.sandbox.notices import RecordKind, change_for
-from rookery.sandbox.profiles import MAX_USERS, UserProfile, make_profile
+from rookery.sandbox.profiles import (
+    ECG_MODELS,
+    MAX_USERS,
+    SLEEP_ANALYZER_MODEL,
+    WATCH_MODELS,
+    UserProfile,
+    make_profile,
+)
 from rookery.sandbox.records import Account, Change, Record, SandboxUser
-from rookery.withings.codes import ActivityBrand, MeasureAttrib, MeasureType
+from rookery.withings.codes import ActivityBrand, MeasureAttrib, MeasureType, SleepModel
 
 MAX_HISTORY_DAYS: Final = 3650
 # Ids of records added through control endpoints, far above any generated id.
@@ -106,6 +113,17 @@ def record_key(kind: RecordKind, record: Record) -> int | str:
         case RecordKind.HEART:
             return int(record["ecg"]["signalid"])
 
+
+# The measures of a daily activity row besides `steps` and `active` (research §3.2).
+_ACTIVITY_MEASURES: Final = (
+    "distance",
+    "elevation",
+    "soft",
+    "moderate",
+    "intense",
+    "calories",
+    "totalcalories",
+)
 
 _REQUIRED: Final[dict[RecordKind, tuple[str, ...]]] = {
     RecordKind.MEASURE: ("date", "measures"),
@@ -273,8 +291,11 @@ class Population:
         """Store a raw record for `userid` as if it had arrived at `at_utc` (default: now).
 
         The record is in Withings' wire shape; a missing id (`grpid`, `id`, ECG `signalid`) is
-        assigned and `created`/`modified` are set to the arrival time. An activity row replaces
-        the row of the same date and brand. Returns the notification Withings would send.
+        assigned, `created`/`modified` are set to the arrival time, and every other field the
+        real API always sends is filled in (device fields from the user's own devices for nights
+        and ECGs, nulls or zeros otherwise), so that clients read it like any other record. An
+        activity row replaces the row of the same date and brand. Returns the notification
+        Withings would send.
         """
         user = self.user(userid)
         missing = [name for name in _REQUIRED[kind] if name not in record]
@@ -292,24 +313,43 @@ class Population:
         elif kind is RecordKind.ACTIVITY:
             stored.setdefault("brand", int(ActivityBrand.WITHINGS))
             stored.setdefault("deviceid", None)
+            stored.setdefault("hash_deviceid", stored["deviceid"])
+            stored.setdefault("is_tracker", stored["deviceid"] is not None)
+            stored.setdefault("model", None)
+            stored.setdefault("modelid", None)
             stored.setdefault("timezone", user.timezone)
+            # Withings sends every measure of a day row; what the caller left out is zero.
+            for name in _ACTIVITY_MEASURES:
+                stored.setdefault(name, 0)
+            stored.setdefault("active", stored["moderate"] + stored["intense"])
             stored["modified"] = at
         elif kind is RecordKind.WORKOUT:
             stored.setdefault("id", self._control_id())
             stored.setdefault("timezone", user.timezone)
             stored.setdefault("attrib", 0)
             stored.setdefault("deviceid", None)
+            stored.setdefault("model", None)
             stored["modified"] = at
         elif kind is RecordKind.SLEEP:
+            # A night is always recorded by a device: the user's Sleep Analyzer, else its watch.
+            device = _device_of(user, (SLEEP_ANALYZER_MODEL, *WATCH_MODELS))
+            monitor = device is not None and device["model_id"] == SLEEP_ANALYZER_MODEL
             stored.setdefault("id", self._control_id())
             stored.setdefault("timezone", user.timezone)
+            stored.setdefault(
+                "model", int(SleepModel.SLEEP_MONITOR if monitor else SleepModel.ACTIVITY_TRACKER)
+            )
+            stored.setdefault("model_id", device["model_id"] if device else None)
+            stored.setdefault("hash_deviceid", device["deviceid"] if device else None)
             stored |= {"created": at, "modified": at}
         else:
+            device = _device_of(user, tuple(sorted(ECG_MODELS)))
             ecg = dict(stored.get("ecg") or {})
             ecg.setdefault("signalid", self._control_id())
             ecg.setdefault("afib", 0)
             stored["ecg"] = ecg
-            stored.setdefault("deviceid", None)
+            stored.setdefault("deviceid", device["deviceid"] if device else None)
+            stored.setdefault("model", device["model_id"] if device else None)
             stored["modified"] = at
         _store(user, kind, stored)
         return change_for(userid, kind, stored)
@@ -436,6 +476,15 @@ class Population:
                         order = (at, user.userid, day.toordinal(), 1000 + number)
                         pending.append(_Pending(order, change))
             day += timedelta(days=1)
+
+
+def _device_of(user: SandboxUser, model_ids: tuple[int, ...]) -> Record | None:
+    """The user's first device of the first model in `model_ids` it owns, if any."""
+    for model_id in model_ids:
+        for device in user.devices:
+            if device["model_id"] == model_id:
+                return device
+    return None
 
 
 def _find_activity(user: SandboxUser, day: str, brand: int) -> Record | None:
