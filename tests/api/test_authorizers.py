@@ -3,22 +3,26 @@ a client never sees, links or revokes another client's users."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import pytest
+from jsonschema import Draft202012Validator
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rookery.config import Settings
-from rookery.connections.oauth import consume_state
+from rookery.connections.oauth import STATE_LIFETIME, consume_state
 from rookery.store.clients import NewClient
 from rookery.store.crypto import TokenCipher
 from rookery.store.enums import ConnectionState
 from rookery.store.tables import Delivery, OAuthState, User, WithingsConnection, utc_now
 from rookery.store.users import get_or_create_user
+from tests.support.rook_schema import spec
 
 pytestmark = pytest.mark.anyio
 
@@ -302,3 +306,88 @@ async def test_a_client_never_sees_links_or_revokes_another_clients_users(
     )
     assert alice_view.json()["sources"]["withings"] is True
     assert await _events(sessions, alice) == []
+
+
+def _spec_schema(node: Any) -> Any:
+    """A schema of ROOK's spec with `$ref`s inlined and `allOf`s merged, made strict: every
+    object with properties requires them all and accepts no others (the spec is lax about both,
+    so a missing or misspelt key would otherwise pass)."""
+    if isinstance(node, list):
+        return [_spec_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        return _spec_schema(spec()["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]])
+    if "allOf" in node:
+        merged: dict[str, Any] = {"type": "object", "properties": {}}
+        for part in _spec_schema(node["allOf"]):
+            merged["properties"].update(part.get("properties", {}))
+        node = merged
+    node = {key: _spec_schema(value) for key, value in node.items() if key != "example"}
+    if node.get("properties"):
+        node |= {"required": sorted(node["properties"]), "additionalProperties": False}
+    return node
+
+
+def _spec_answer(path: str, method: str, status: int) -> dict[str, Any]:
+    """The strict schema of the JSON body ROOK's spec gives `method path` for `status`."""
+    response = spec()["paths"][path][method]["responses"][str(status)]
+    schema: dict[str, Any] = _spec_schema(response["content"]["application/json"]["schema"])
+    return schema
+
+
+async def test_every_answer_matches_the_schema_the_rook_spec_gives_for_its_status(
+    api: httpx2.AsyncClient,
+    new_client: ClientFactory,
+    sessions: async_sessionmaker[AsyncSession],
+    cipher: TokenCipher,
+) -> None:
+    client = await _enabled(api, new_client, "Acme")
+    await _link_directly(sessions, cipher, client, "user-1")
+    auth = _auth(client)
+    authorizers = "/api/v1/client_uuid/{client_uuid}/user_id/{user_id}/data_sources/authorizers"
+    authorized = "/api/v1/user_id/{user_id}/data_sources/authorized"
+    revoke = "/api/v1/user_id/{user_id}/data_sources/revoke_auth"
+    # (spec path, method, the request, the status the spec gives that case)
+    cases: list[tuple[str, str, dict[str, Any], int]] = [
+        (authorizers, "get", {"auth": auth}, 200),
+        (authorizers, "get", {"auth": auth, "user_id": "user-2"}, 200),  # not connected
+        (authorized, "get", {"auth": auth}, 200),
+        (revoke, "post", {"auth": auth}, 400),  # missing body
+        (revoke, "post", {"auth": (auth[0], "wrong"), "json": {"data_source": "Withings"}}, 401),
+        (revoke, "post", {"auth": auth, "json": {"data_source": "Whoop"}}, 422),
+        (revoke, "post", {"auth": auth, "json": {"data_source": "Withings"}}, 200),
+    ]
+
+    for template, method, request, status in cases:
+        path = template.format(
+            client_uuid=client.client_uuid, user_id=request.get("user_id", "user-1")
+        )
+        response = await api.request(
+            method.upper(), path, auth=request["auth"], json=request.get("json")
+        )
+        where = f"{method} {path} ({status})"
+        assert response.status_code == status, (where, response.text)
+        validator = Draft202012Validator(_spec_answer(template, method, status))
+        errors = [error.message for error in validator.iter_errors(response.json())]
+        assert errors == [], where
+    # A URL ROOK does not have: its UrlNoExists body.
+    unknown = await api.post("/api/v1/user_id/data_sources/revoke_auth", auth=auth)
+    assert unknown.status_code == 404
+    Draft202012Validator(_spec_answer(revoke, "post", 404)).validate(unknown.json())
+
+
+async def test_a_consent_state_is_kept_only_as_its_hash_and_lives_briefly(
+    api: httpx2.AsyncClient, new_client: ClientFactory, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    client = await _enabled(api, new_client, "Acme")
+    answer = await api.get(
+        "/api/v1/user_id/user-1/data_source/Withings/authorizer", auth=_auth(client)
+    )
+    state = parse_qs(urlsplit(answer.json()["authorization_url"]).query)["state"][0]
+
+    async with sessions() as session:
+        (row,) = (await session.scalars(select(OAuthState))).all()
+    assert row.state_sha256 == hashlib.sha256(state.encode()).hexdigest()
+    assert state not in " ".join(str(value) for value in vars(row).values())
+    assert row.expires_at - row.created_at == STATE_LIFETIME <= timedelta(hours=1)

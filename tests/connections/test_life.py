@@ -402,6 +402,29 @@ async def test_an_expired_code_fails_cleanly(
     assert "could not be connected" in page.text
 
 
+@pytest.mark.parametrize("fault", ["http_5xx", "malformed_json", "truncated"])
+async def test_withings_failing_the_code_exchange_fails_the_consent_cleanly(
+    stack: Stack, resources: Resources, browser: Browser, fault: str
+) -> None:
+    client = await new_client(resources)
+    await enable_withings(stack, client)
+    callback = await browser.consent(await browser.connect(client, "user-1"))
+    stack.control("POST", "faults", kind=fault, count=1, path="/v2/oauth2")
+
+    response = await browser.callback(callback)
+
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{page_path(client, 'user-1')}?result=failed"
+    assert await connection_row(resources, client, "user-1") is None
+    assert await client_events(resources, client) == []
+    page = await browser.http.get(stack.rookery_url + response.headers["location"])
+    assert page.status_code == 200
+    assert "could not be connected" in page.text
+    assert "Traceback" not in page.text
+    # The user simply tries again.
+    assert _query(await browser.link(client, "user-1"))["result"] == "connected"
+
+
 async def test_unknown_replayed_and_expired_states_are_refused(
     stack: Stack, resources: Resources, browser: Browser
 ) -> None:
@@ -576,13 +599,18 @@ async def test_disconnect_on_the_page_needs_the_page_token_and_cookie(
 ) -> None:
     client, _ = await _linked(stack, resources, browser)
     await _linked(stack, resources, browser, user_id="user-2")
+    # Another client's user of the same name, with its own page (and page token).
+    other = await new_client(resources, name="Other")
+    await enable_withings(stack, other)
     disconnect = stack.rookery_url + page_path(client, "user-1") + "/disconnect"
     own_token = form_token_of((await browser.open_page(client, "user-1")).text)
     other_token = form_token_of((await browser.open_page(client, "user-2")).text)
+    other_clients_token = form_token_of((await browser.open_page(other, "user-1")).text)
 
     refusals = [
         await browser.http.post(disconnect, data={}),
         await browser.http.post(disconnect, data={"token": other_token}),
+        await browser.http.post(disconnect, data={"token": other_clients_token}),
         await browser.http.post(disconnect, data={"token": own_token + "x"}),
     ]
     async with httpx2.AsyncClient() as stranger:  # no cookie: a cross-site forged post
@@ -601,3 +629,45 @@ async def test_disconnect_on_the_page_needs_the_page_token_and_cookie(
     stored = await connection_row(resources, client, "user-1")
     assert stored is not None
     assert stored.state is ConnectionState.UNLINKED
+    assert stored.access_token_encrypted is None
+    assert stored.refresh_token_encrypted is None
+    assert (await client_events(resources, client))[-1] == ("user-1", "data_source_unlinked")
+    assert await queued_kinds(resources) == [
+        "pipeline.backfill",
+        "pipeline.backfill",
+        "withings.revoke",
+        "withings.subscribe",
+        "withings.subscribe",
+    ]
+
+
+async def test_a_disconnect_on_the_page_revokes_at_withings_and_the_user_can_link_again(
+    stack: Stack, resources: Resources, browser: Browser
+) -> None:
+    client, connection = await _linked(stack, resources, browser)
+    assert await run_connection_jobs(resources) == ["withings.subscribe: done"]
+    assert sorted(s["appli"] for s in stack.sandbox_user()["subscriptions"]) == ALL_SUBSCRIBED
+    token = form_token_of((await browser.open_page(client, "user-1")).text)
+
+    done = await browser.http.post(
+        stack.rookery_url + page_path(client, "user-1") + "/disconnect", data={"token": token}
+    )
+
+    assert done.status_code == 303
+    assert (await client_events(resources, client))[-1] == ("user-1", "data_source_unlinked")
+    assert await run_connection_jobs(resources) == ["withings.revoke: done"]
+    withings_user = stack.sandbox_user()
+    assert withings_user["subscriptions"] == []
+    assert withings_user["access_tokens"] == []
+    assert withings_user["refresh_tokens"] == []
+    page = await browser.http.get(stack.rookery_url + done.headers["location"])
+    assert 'id="withings-state">Not connected</p>' in page.text
+
+    assert _query(await browser.link(client, "user-1"))["result"] == "connected"
+    relinked = await connection_row(resources, client, "user-1")
+    assert relinked is not None
+    assert relinked.id == connection.id
+    assert relinked.state is ConnectionState.LINKED
+    assert (await client_events(resources, client))[-1] == ("user-1", "data_source_linked")
+    assert await run_connection_jobs(resources) == ["withings.subscribe: done"]
+    assert sorted(s["appli"] for s in stack.sandbox_user()["subscriptions"]) == ALL_SUBSCRIBED

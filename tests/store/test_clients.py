@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typer.testing import CliRunner
 
+from rookery.cli import app as cli_app
 from rookery.config import Settings
 from rookery.errors import InvalidInputError, NotFoundError, UnauthenticatedError
 from rookery.store.clients import (
     NewClient,
+    SigningKeys,
     authenticate_client,
     create_client,
     data_source_settings,
@@ -23,9 +28,17 @@ from rookery.store.clients import (
     set_webhooks,
     signing_keys,
 )
-from rookery.store.crypto import TokenCipher, generate_key, hash_secret, reencrypt_stored_values
+from rookery.store.crypto import (
+    TokenCipher,
+    generate_key,
+    hash_secret,
+    load_cipher,
+    reencrypt_stored_values,
+)
+from rookery.store.engine import create_engine, session_factory
 from rookery.store.enums import AuditAction, DataSource
 from rookery.store.tables import AuditEvent
+from tests.jobs.conftest import process_environ
 
 pytestmark = pytest.mark.anyio
 
@@ -167,3 +180,50 @@ async def test_reencryption_moves_every_secret_to_the_first_key(
         client = await get_client(session, created.client_uuid)
     keys = signing_keys(client, TokenCipher([new_key]))
     assert (keys.hash_key, keys.webhook_secret) == (created.hash_key, created.webhook_secret)
+
+
+def test_rookery_client_create_stores_a_client_that_authenticates_on_each_engine(
+    settings: Settings,
+) -> None:
+    """`rookery client create --json` (product.md §1), on the test's engine: exactly the four
+    keys, and what it stored authenticates with them, holds none of them in clear."""
+    result = CliRunner().invoke(
+        cli_app,
+        [
+            "client",
+            "create",
+            "--name",
+            "Acme",
+            "--notification-webhook-url",
+            "http://127.0.0.1:9/events",
+            "--json",
+        ],
+        env=process_environ(settings),
+    )
+    assert result.exit_code == 0, result.output
+    created = json.loads(result.stdout)
+    assert list(created) == ["client_uuid", "secret_key", "hash_key", "webhook_secret"]
+
+    async def stored() -> tuple[dict[str, object], SigningKeys, str | None]:
+        engine = create_engine(settings.database_url)
+        try:
+            async with session_factory(engine)() as session:
+                row = dict((await session.execute(text("SELECT * FROM clients"))).mappings().one())
+                client = await authenticate_client(
+                    session, created["client_uuid"], created["secret_key"]
+                )
+                return (
+                    row,
+                    signing_keys(client, load_cipher(settings)),
+                    client.notification_webhook_url,
+                )
+        finally:
+            await engine.dispose()
+
+    row, keys, notification_url = asyncio.run(stored())
+    in_clear = " ".join(str(value) for value in row.values())
+    assert not any(created[key] in in_clear for key in ("secret_key", "hash_key", "webhook_secret"))
+    assert keys == SigningKeys(
+        hash_key=created["hash_key"], webhook_secret=created["webhook_secret"]
+    )
+    assert notification_url == "http://127.0.0.1:9/events"

@@ -55,10 +55,29 @@ async def test_upgrade_builds_every_table_on_an_empty_database(database_url: str
     engine = create_engine(database_url)
     async with engine.connect() as connection:
         tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+        connection_columns = await connection.run_sync(
+            lambda sync: {c["name"] for c in inspect(sync).get_columns("withings_connections")}
+        )
         version = await connection.scalar(text("SELECT version_num FROM alembic_version"))
     await engine.dispose()
     assert tables == set(Base.metadata.tables) | {"alembic_version"}
     assert version is not None
+    assert tables >= {  # clients and their settings, users, links, OAuth states, audit
+        "clients",
+        "client_data_sources",
+        "users",
+        "withings_connections",
+        "oauth_states",
+        "audit_events",
+    }
+    assert connection_columns >= {
+        "withings_userid",
+        "scopes",
+        "access_token_expires_at",
+        "state",
+        "access_token_encrypted",
+        "refresh_token_encrypted",
+    }
 
 
 async def test_models_and_migrations_agree(engine: AsyncEngine) -> None:
