@@ -11,13 +11,21 @@ from typing import Any
 
 import httpx2
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, routing
+from fastapi.dependencies.models import Dependant
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from rookery.api.deps import get_client
 from rookery.api.throttle import FailureThrottle, Limit
 from rookery.pipeline.days import delivery_hook
-from rookery.store.clients import NewClient, set_data_source_enabled
+from rookery.store.clients import (
+    NewClient,
+    data_source_settings,
+    redirect_urls,
+    set_data_source_enabled,
+    set_redirect_urls,
+)
 from rookery.store.documents import store_produced
 from rookery.store.enums import ConnectionState, DataSource
 from rookery.store.tables import (
@@ -49,20 +57,85 @@ BODIES = {
         "data_webhook_url": "http://127.0.0.1:9000/data",
         "notification_webhook_url": None,
     },
+    "/api/v1/client/redirect_urls": {"redirect_urls": ["https://app.example.com/"]},
 }
 
 
+# Every route of the app that takes no client credentials, with who calls it and what guards it
+# instead. Every other route must be a client endpoint (Basic auth), and every test below then
+# tries it: a new route is either listed here, deliberately, or tried by them.
+NOT_CLIENT_ROUTES = {
+    ("GET", "/openapi.json"): "the API's description",
+    ("GET", "/docs"): "the API's description",
+    ("GET", "/docs/oauth2-redirect"): "the API's description",
+    ("GET", "/redoc"): "the API's description",
+    ("GET", "/healthz"): "load balancers",
+    ("GET", "/metrics"): "Prometheus (loopback, or ROOKERY_ADMIN_TOKEN)",
+    ("GET", "/withings/notify"): "Withings' probe",
+    ("HEAD", "/withings/notify"): "Withings' probe",
+    ("POST", "/withings/notify"): "Withings (the secret token in the callback URL)",
+    ("GET", "/connections/client_uuid/{client_uuid}/user_id/{user_id}"): "the user's browser",
+    ("POST", "/connections/client_uuid/{client_uuid}/user_id/{user_id}/connect"): (
+        "the user's browser (a form token bound to the page's client, user and cookie)"
+    ),
+    ("POST", "/connections/client_uuid/{client_uuid}/user_id/{user_id}/disconnect"): (
+        "the user's browser (a form token bound to the page's client, user and cookie)"
+    ),
+    ("GET", "/withings/oauth/callback"): "Withings' redirect (a single-use state)",
+    ("GET", "/dashboard/login"): "the dashboard (its own sign-in)",
+    ("POST", "/dashboard/login"): "the dashboard (its own sign-in)",
+    ("POST", "/dashboard/logout"): "the dashboard (its own sign-in)",
+    ("GET", "/dashboard"): "the dashboard (its own sign-in)",
+    ("GET", "/dashboard/clients/{client_uuid}"): "the dashboard (its own sign-in)",
+    ("POST", "/dashboard/clients/{client_uuid}/deliveries/{delivery_id}/redeliver"): (
+        "the dashboard (its own sign-in)"
+    ),
+    ("GET", "/dashboard/clients/{client_uuid}/users/{user_id}"): (
+        "the dashboard (its own sign-in)"
+    ),
+    ("*", "/static"): "the pages' stylesheets and images",
+}
+
+
+def _depends_on(dependant: Dependant, call: Callable[..., Any]) -> bool:
+    return dependant.call is call or any(_depends_on(sub, call) for sub in dependant.dependencies)
+
+
+def app_routes(app: FastAPI) -> dict[tuple[str, str], bool]:
+    """Every (method, path template) the app routes, read from its router (not its OpenAPI
+    document, which leaves out what is hidden from it), with whether it authenticates a client.
+    A mount counts as method "*"; the HEAD that answers beside a GET is left out."""
+    routes: dict[tuple[str, str], bool] = {}
+    for route in routing.iter_route_contexts(app.routes):
+        methods = set(getattr(route, "methods", None) or {"*"})
+        if "GET" in methods:
+            methods.discard("HEAD")
+        dependant = getattr(route, "dependant", None)
+        authenticates = isinstance(dependant, Dependant) and _depends_on(dependant, get_client)
+        for method in methods:
+            # The template without convertors (`{delivery_id:uuid}` → `{delivery_id}`), as the
+            # OpenAPI document names it.
+            api_route = isinstance(route.original_route, routing.APIRoute)
+            routes[method, str(route.path_format if api_route else route.path)] = authenticates
+    return routes
+
+
 def client_endpoints(app: FastAPI) -> list[tuple[str, str]]:
-    """(method, path template) of every endpoint of the client API (under /api/ and /v2/), as
-    the OpenAPI document lists them; each must declare the client's Basic auth."""
-    endpoints: list[tuple[str, str]] = []
-    for path, operations in app.openapi()["paths"].items():
-        if not path.startswith(("/api/", "/v2/")):
-            continue
-        for method, operation in operations.items():
-            assert operation.get("security") == [{"clientBasicAuth": []}], f"{method} {path}"
-            endpoints.append((method.upper(), path))
+    """(method, path template) of every route that authenticates a client; each must be
+    documented with the client's Basic auth."""
+    endpoints = [route for route, authenticates in app_routes(app).items() if authenticates]
+    paths = app.openapi()["paths"]
+    for method, path in endpoints:
+        operation = paths.get(path, {}).get(method.lower(), {})
+        assert operation.get("security") == [{"clientBasicAuth": []}], f"{method} {path}"
     return endpoints
+
+
+def test_every_route_is_a_client_endpoint_or_deliberately_not_one(app: FastAPI) -> None:
+    routes = app_routes(app)
+    others = {route for route, authenticates in routes.items() if not authenticates}
+    assert others == set(NOT_CLIENT_ROUTES)
+    assert all(path.startswith(("/api/", "/v2/")) for _, path in client_endpoints(app))
 
 
 def concrete(path: str, client: NewClient) -> str:
@@ -156,9 +229,16 @@ async def test_a_client_sees_and_changes_only_its_own_settings(
     assert (await api.get("/api/v1/client/webhooks", auth=alice_auth)).json() == alice_hooks
 
 
-# What another client (with its own valid credentials) gets from each endpoint that names a user,
-# a delivery or a client, given the first client's ids: its own nothing, never the first's data.
-FOREIGN_IDS_ANSWER = {
+# What another client (with its own valid credentials) gets from each client endpoint: given the
+# first client's ids, its own nothing, never the first's data; from the settings endpoints, which
+# name nobody, its own settings (which it may change without touching the first's).
+FOREIGN_ANSWER = {
+    ("GET", "/api/v1/client/data_sources"): 200,
+    ("PUT", "/api/v1/client/data_sources/{data_source}"): 200,
+    ("GET", "/api/v1/client/webhooks"): 200,
+    ("PUT", "/api/v1/client/webhooks"): 200,
+    ("GET", "/api/v1/client/redirect_urls"): 200,
+    ("PUT", "/api/v1/client/redirect_urls"): 200,
     ("GET", "/api/v1/client/users/{user_id}/sync"): 404,
     ("GET", "/api/v1/client/deliveries"): 200,
     ("GET", "/api/v1/client/deliveries/{delivery_id}"): 404,
@@ -181,6 +261,11 @@ QUERY_VALUES = {
     "to_date": "2026-03-31",
 }
 FOREIGN_BODIES = {
+    **BODIES,
+    "/api/v1/client/webhooks": {
+        "data_webhook_url": "http://127.0.0.1:9/bob",
+        "notification_webhook_url": None,
+    },
     "/api/v1/user_id/{user_id}/data_sources/revoke_auth": {"data_source": "Withings"},
     "/api/v1/client/deliveries/redeliver": {
         "user_id": "user-1",
@@ -196,7 +281,11 @@ async def test_another_clients_valid_credentials_reach_none_of_a_clients_users_o
     new_client: ClientFactory,
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    alice = await new_client(name="Alice", data_webhook_url="http://127.0.0.1:9/alice")
+    alice = await new_client(
+        name="Alice",
+        data_webhook_url="http://127.0.0.1:9/alice",
+        notification_webhook_url="http://127.0.0.1:9/alice-events",
+    )
     bob = await new_client(name="Bob", data_webhook_url="http://127.0.0.1:9/bob")
     linked = await link_user(sessions, alice.client_uuid, "user-1")
     weigh_in_s = int(datetime(2026, 3, 28, 6, 30, tzinfo=UTC).timestamp())
@@ -208,6 +297,12 @@ async def test_another_clients_valid_credentials_reach_none_of_a_clients_users_o
             await set_data_source_enabled(
                 session, client.client_uuid, DataSource.WITHINGS, True, actor="test"
             )
+        await set_redirect_urls(
+            session,
+            await session.get_one(Client, alice.client_uuid),
+            ["https://alice.example/"],
+            actor="test",
+        )
         hook = delivery_hook(
             session,
             client=await session.get_one(Client, alice.client_uuid),
@@ -225,7 +320,13 @@ async def test_another_clients_valid_credentials_reach_none_of_a_clients_users_o
     delivery_id = next(iter(before["deliveries"]))
     # Anything of Alice's that must not show in an answer to Bob (an error body's path and
     # message, which echo what Bob asked for, aside).
-    alices = (str(alice.client_uuid), *before["deliveries"], "71.25")
+    alices = (
+        str(alice.client_uuid),
+        *before["deliveries"],
+        "71.25",
+        "/alice",
+        "alice.example",
+    )
     bob_auth = (str(bob.client_uuid), bob.secret_key)
     answers = {}
 
@@ -233,8 +334,6 @@ async def test_another_clients_valid_credentials_reach_none_of_a_clients_users_o
         operation = app.openapi()["paths"][template][method.lower()]
         names = {parameter["name"] for parameter in operation.get("parameters", [])}
         names_ids = names & {"user_id", "delivery_id", "client_uuid", "cursor"}
-        if not names_ids and template not in FOREIGN_BODIES:
-            continue
         path = concrete(template, alice).replace(PATH_VALUES["delivery_id"], delivery_id)
         query = {name: QUERY_VALUES[name] for name in names & QUERY_VALUES.keys()}
         body = FOREIGN_BODIES.get(template)
@@ -242,13 +341,15 @@ async def test_another_clients_valid_credentials_reach_none_of_a_clients_users_o
         answers[(method, template)] = response.status_code
         shown = {**response.json(), "path": None, "exception": None} if response.content else {}
         assert not any(value in json.dumps(shown) for value in alices), (template, shown)
-        assert "true" not in json.dumps(shown), (template, shown)
+        if names_ids:  # nothing of a user of Alice's name is linked, connected or authorized
+            assert "true" not in json.dumps(shown), (template, shown)
 
     expected = {
-        endpoint: FOREIGN_IDS_ANSWER.get(endpoint, PROCESSED_DATA_ANSWER) for endpoint in answers
+        endpoint: FOREIGN_ANSWER.get(endpoint, PROCESSED_DATA_ANSWER) for endpoint in answers
     }
     assert answers == expected
-    assert set(FOREIGN_IDS_ANSWER) <= set(answers)
+    assert set(answers) == set(client_endpoints(app))  # every one of them tried
+    assert set(FOREIGN_ANSWER) <= set(answers)
     assert await _alice_state(sessions, alice) == before
     # Alice herself still sees all of it.
     alice_auth = (str(alice.client_uuid), alice.secret_key)
@@ -264,8 +365,10 @@ async def test_another_clients_valid_credentials_reach_none_of_a_clients_users_o
 async def _alice_state(
     sessions: async_sessionmaker[AsyncSession], alice: NewClient
 ) -> dict[str, Any]:
-    """What another client must not change: Alice's connections, deliveries, attempts, audit."""
+    """What another client must not change: Alice's connections, deliveries, attempts, audit,
+    and settings."""
     async with sessions() as session:
+        client = await session.get_one(Client, alice.client_uuid)
         connections = await session.scalars(select(WithingsConnection.state))
         deliveries = await session.execute(
             select(Delivery.id, Delivery.status, Delivery.next_attempt_at).where(
@@ -281,6 +384,9 @@ async def _alice_state(
                 .select_from(AuditEvent)
                 .where(AuditEvent.client_id == alice.client_uuid)
             ),
+            "webhooks": (client.data_webhook_url, client.notification_webhook_url),
+            "data_sources": await data_source_settings(session, alice.client_uuid),
+            "redirect_urls": await redirect_urls(session, alice.client_uuid),
         }
 
 

@@ -2,6 +2,10 @@
 one or of a user's documents over a range of local dates (product.md §3, Rookery's own).
 
 A client only ever sees its own deliveries; another client's id answers 404.
+
+The id segment only matches a UUID (the `uuid` convertor), so `/redeliver` is never read as an
+id: a GET there answers 405 (Allow: POST), not a 422 about a malformed id, and any other
+non-UUID segment answers 404.
 """
 
 from __future__ import annotations
@@ -9,10 +13,11 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from http import HTTPStatus
-from typing import Annotated
+from typing import Annotated, Final
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from rookery.api.deps import ClientDep, SessionDep
 from rookery.api.errors import error_responses
@@ -27,10 +32,41 @@ router = APIRouter(
 )
 
 
+_DELIVERY_EXAMPLE: Final[JsonDict] = {
+    "id": "c0c61e9c-1bd3-4f57-a13c-e3353ec1f55d",
+    "webhook_id": "msg_c0c61e9c1bd34f57a13ce3353ec1f55d",
+    "kind": "data",
+    "status": "delivered",
+    "user_id": "user-42",
+    "event": None,
+    "data_structure": "sleep_summary",
+    "document_version": 1,
+    "local_date": "2026-11-20",
+    "attempts": 1,
+    "next_attempt_at": None,
+    "last_status_code": 204,
+    "last_error": None,
+    "redelivery_of": None,
+    "created_at": "2026-11-20T12:14:03.512000Z",
+    "delivered_at": "2026-11-20T12:14:03.601000Z",
+    "dead_at": None,
+}
+_ATTEMPT_EXAMPLE: Final[JsonDict] = {
+    "attempt": 1,
+    "at_utc": "2026-11-20T12:14:03.601000Z",
+    "url": "https://app.example/rook",
+    "status_code": 204,
+    "latency_ms": 89,
+    "error": None,
+}
+
+
 class DeliveryOut(BaseModel):
     """One webhook message and where it stands."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [_DELIVERY_EXAMPLE]}
+    )
 
     id: uuid.UUID
     webhook_id: str = Field(description="The `webhook-id` header: stable across retries.")
@@ -54,7 +90,9 @@ class DeliveryOut(BaseModel):
 class AttemptOut(BaseModel):
     """One try: when, where, the answer's status (null: no answer), how long, what went wrong."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [_ATTEMPT_EXAMPLE]}
+    )
 
     attempt: int
     at_utc: datetime
@@ -67,11 +105,19 @@ class AttemptOut(BaseModel):
 class DeliveryDetail(DeliveryOut):
     """A delivery with every try."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**_DELIVERY_EXAMPLE, "history": [_ATTEMPT_EXAMPLE]}]}
+    )
+
     history: list[AttemptOut]
 
 
 class DeliveryList(BaseModel):
     """A page of deliveries, newest first; pass `next_cursor` as `cursor` for the next."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"deliveries": [_DELIVERY_EXAMPLE], "next_cursor": None}]}
+    )
 
     deliveries: list[DeliveryOut]
     next_cursor: str | None
@@ -94,6 +140,27 @@ class RangeRedelivery(BaseModel):
 
 class Redelivered(BaseModel):
     """What will be sent."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "deliveries": [
+                        {
+                            **_DELIVERY_EXAMPLE,
+                            "id": "5b1d0a6e-93c4-4f0e-9d8a-2f4c7e1b6a90",
+                            "webhook_id": "msg_5b1d0a6e93c44f0e9d8a2f4c7e1b6a90",
+                            "status": "pending",
+                            "attempts": 0,
+                            "last_status_code": None,
+                            "redelivery_of": _DELIVERY_EXAMPLE["id"],
+                            "delivered_at": None,
+                        }
+                    ]
+                }
+            ]
+        }
+    )
 
     deliveries: list[DeliveryOut]
 
@@ -141,7 +208,7 @@ async def redeliver_range(
 
 
 @router.get(
-    "/{delivery_id}",
+    "/{delivery_id:uuid}",
     summary="One delivery with its attempts",
     responses=error_responses(HTTPStatus.NOT_FOUND, HTTPStatus.UNPROCESSABLE_ENTITY),
 )
@@ -155,7 +222,7 @@ async def get_delivery(
 
 
 @router.post(
-    "/{delivery_id}/redeliver",
+    "/{delivery_id:uuid}/redeliver",
     summary="Redeliver one delivery",
     status_code=HTTPStatus.ACCEPTED,
     responses=error_responses(HTTPStatus.NOT_FOUND, HTTPStatus.UNPROCESSABLE_ENTITY),
