@@ -4,6 +4,7 @@ and run it again on the same folder: the same client comes back."""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import subprocess
@@ -14,6 +15,14 @@ from urllib.parse import urlsplit
 import httpx2
 import pytest
 
+from rookery.cli.demo import SANDBOX_SEED
+from rookery.sandbox.profiles import (
+    BPM_MODELS,
+    SCALE_MODELS,
+    SLEEP_ANALYZER_MODEL,
+    WATCH_MODELS,
+    make_profile,
+)
 from tests.cli.demo_process import (
     DASHBOARD_LINE,
     DATA_LINE,
@@ -26,6 +35,11 @@ from tests.cli.demo_process import (
 )
 
 pytestmark = pytest.mark.timeout(240)
+
+# A delivered document's line: structure, user, local day, version.
+DOCUMENT_LINE = re.compile(
+    r"(?P<what>\w+_(summary|event))\s+(?P<user>withings-\d+)\s+(?P<day>\S+)\s+(?P<version>v\d+)"
+)
 
 
 def test_demo_links_delivers_stops_cleanly_and_reuses_its_client(tmp_path: Path) -> None:
@@ -52,13 +66,32 @@ def test_demo_links_delivers_stops_cleanly_and_reuses_its_client(tmp_path: Path)
         while not demo.lines.empty():
             remaining.append(demo.lines.get())
         assert any(line.startswith("Stopped.") for line in remaining), remaining
+        first_run = [*demo.seen, *remaining]
     print(f"demo ready in {ready_s:.1f} s; first data delivery {first_data_s:.1f} s after linking")
 
     client_file = (data_dir / "client.json").read_text()
     with running_demo(data_dir) as again:
         second_url = again.wait_for(PAGE_LINE, START_TIMEOUT_S)["url"]
         again.wait_for(re.compile(r"^Reusing the demo client of an earlier run"), 5)
+        # The user linked in the first run is still linked, and nothing is delivered again.
+        credentials = json.loads((data_dir / "client.json").read_text())
+        base = second_url.split("/connections/", 1)[0]
+        sync = httpx2.get(
+            f"{base}/api/v1/client/users/withings-{userid}/sync",
+            auth=(credentials["client_uuid"], credentials["secret_key"]),
+        ).json()
+        assert sync["connection_state"] == "linked", sync
+        time.sleep(3)
+        again.drain()
         status, stderr = again.interrupt()
+    # What the first run left queued goes out now; nothing goes out twice.
+    printed = [
+        (match["what"], match["user"], match["day"], match["version"])
+        for line in [*first_run, *again.seen]
+        if (match := DOCUMENT_LINE.search(line)) is not None
+    ]
+    assert printed
+    assert len(printed) == len(set(printed)), printed
     assert status == 0, stderr
     assert "Traceback" not in stderr
     # The same client (its uuid is in the page URL), the same credentials file.
@@ -83,3 +116,14 @@ def test_a_taken_port_is_one_clear_line(tmp_path: Path) -> None:
         f"rookery demo: port {port} on 127.0.0.1 is in use; choose another with --port N "
         "(0 picks a free port)"
     )
+
+
+def test_the_suggested_demo_user_has_every_kind_of_data() -> None:
+    # The banner's first user is the one a newcomer links: it owns a scale, a blood-pressure
+    # monitor, the ScanWatch (SpO2) and the Sleep Analyzer (stages, sleep heart rate), so no
+    # chart of the dashboard stays empty.
+    models = {device.model_id for device in make_profile(SANDBOX_SEED, 0).devices}
+    assert models & set(SCALE_MODELS)
+    assert models & set(BPM_MODELS)
+    assert WATCH_MODELS[0] in models
+    assert SLEEP_ANALYZER_MODEL in models

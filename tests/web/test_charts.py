@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from markupsafe import Markup
 
 from rookery.web import charts
 from rookery.web.charts import DayAxis, LinearScale, Part, Point
@@ -157,6 +158,54 @@ def test_lines_join_points_in_time_order_and_span_the_values() -> None:
     ticks = [t.text for t in svg.findall(f".//{SVG}text") if "y-tick" in (t.get("class") or "")]
     assert ticks == ["71.4", "71.6", "71.8", "72.0", "72.2", "72.4"]  # the unit is in the caption
     assert svg.find(f".//{SVG}polyline") is not None
+
+
+def _y_ticks(markup: Markup) -> list[str | None]:
+    svg = _svg(markup)
+    return [t.text for t in svg.findall(f".//{SVG}text") if "y-tick" in (t.get("class") or "")]
+
+
+def test_thousands_are_labelled_short_to_fit_the_margin() -> None:
+    assert charts.tick_labels([0, 5000, 10_000, 15_000]) == ["0", "5k", "10k", "15k"]
+    assert charts.tick_labels([1000, 1200, 1400]) == ["1.0k", "1.2k", "1.4k"]
+    assert charts.tick_labels([0, 200, 400, 600, 800]) == ["0", "200", "400", "600", "800"]
+    assert charts.tick_labels([89.5, 90, 90.5]) == ["89.5", "90.0", "90.5"]
+    markup = charts.bar_chart(
+        chart_id="steps",
+        title="Steps",
+        unit="steps",
+        axis=AXIS,
+        part=Part("steps", "Steps"),
+        values={date(2026, 3, 27): 12_345},
+        value_format=charts.plain("steps"),
+    )
+    assert _y_ticks(markup) == ["0", "5k", "10k", "15k"]
+    assert "12,345 steps" in markup  # the bar's own label keeps the exact value
+
+
+def test_a_ceiling_keeps_the_axis_at_or_below_it() -> None:
+    def spo2(values: list[float], ceiling: float | None) -> list[str | None]:
+        return _y_ticks(
+            charts.line_chart(
+                chart_id="spo2",
+                title="SpO2",
+                unit="%",
+                axis=AXIS,
+                series=[
+                    (
+                        Part("spo2", "SpO2"),
+                        [Point(date(2026, 3, 27 + i), v) for i, v in enumerate(values)],
+                    )
+                ],
+                value_format=charts.plain("%"),
+                ceiling=ceiling,
+            )
+        )
+
+    assert spo2([96], None)[-1] == "102"  # a lone value is padded on both sides
+    assert spo2([96], 100) == ["90", "92", "94", "96", "98", "100"]
+    assert spo2([100], 100)[-1] == "100"
+    assert spo2([97, 99], 100)[-1] == "99.0"  # the axis ends where the values do
 
 
 @pytest.mark.parametrize(

@@ -1,18 +1,21 @@
 """The dashboard in a real browser (Debian's Chromium through Playwright) against `rookery demo`:
-link a sandbox user on the connections page, let the backfill deliver, sign in as the operator,
-check that the charts carry the stored numbers (sleep stages per night, weigh-ins) and that
-Redeliver sends a delivery again. Screenshots (light, dark, phone) go to
-`test-output/dashboard/`."""
+link a sandbox user on the connections page, let a month of backfill deliver, sign in as the
+operator, check that every chart carries the stored numbers of that month (read back through
+the query API) on the user's local dates, that the range selector narrows them, that the
+client's own credentials see the same user and nothing else, and that Redeliver sends a
+delivery again. Screenshots (light, dark, phone) go to `test-output/dashboard/`."""
 
 from __future__ import annotations
 
 import json
 import re
 import time
+import uuid
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx2
 import pytest
@@ -25,7 +28,8 @@ from tests.web.test_connections_browser import CHROMIUM, CHROMIUM_ARGS
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "dashboard"
-BACKFILL_DAYS = 7
+# A month, as the issue's acceptance asks: the charts show a sandbox user's month of data.
+BACKFILL_DAYS = 30
 
 
 @pytest.fixture
@@ -66,6 +70,90 @@ def _stored(http: httpx2.Client, path: str, user_id: str, day: date) -> dict[str
     answer = http.get(path, params={"user_id": user_id, "date": day.isoformat()})
     assert answer.status_code in (200, 204), answer.text
     return None if answer.status_code == 204 else dict(answer.json())
+
+
+Drawn = dict[tuple[str, ...], float]
+STAGES = (
+    ("deep", "deep_sleep_duration_seconds_int"),
+    ("light", "light_sleep_duration_seconds_int"),
+    ("rem", "rem_sleep_duration_seconds_int"),
+    ("awake", "time_awake_during_sleep_seconds_int"),
+)
+SLEEP_HR = (("max", "hr_maximum_bpm_int"), ("avg", "hr_avg_bpm_int"), ("min", "hr_minimum_bpm_int"))
+
+
+def _stored_month(
+    http: httpx2.Client, user_id: str, days: list[date], zone: ZoneInfo
+) -> dict[str, Drawn]:
+    """What each chart must draw, from the query API day by day: keyed like `_drawn`, each
+    value on the local day the query API filed it under (and, for a reading, at its moment in
+    the user's time zone)."""
+    stored: dict[str, Drawn] = {
+        name: {}
+        for name in (
+            "sleep stages",
+            "sleep heart rate",
+            "steps",
+            "active minutes",
+            "weight",
+            "blood pressure",
+            "SpO2",
+        )
+    }
+
+    def at(metadata: dict[str, Any]) -> str:
+        return datetime.fromisoformat(metadata["datetime_string"]).astimezone(zone).isoformat()
+
+    for day in days:
+        iso = day.isoformat()
+        if sleep := _stored(http, "/v2/processed_data/sleep_health/summary", user_id, day):
+            summary = sleep["sleep_health"]["summary"]["sleep_summary"]
+            for part, field in STAGES:
+                if seconds := summary["duration"][field]:
+                    stored["sleep stages"][iso, part] = seconds / 3600
+            for part, field in SLEEP_HR:
+                if (bpm := summary["heart_rate"][field]) is not None:
+                    stored["sleep heart rate"][iso, part] = float(bpm)
+        if physical := _stored(http, "/v2/processed_data/physical_health/summary", user_id, day):
+            summary = physical["physical_health"]["summary"]["physical_summary"]
+            if (steps := summary["distance"]["steps_int"]) is not None:
+                stored["steps"][iso, "steps"] = float(steps)
+            if active_s := summary["activity"]["active_seconds_int"]:
+                stored["active minutes"][iso, "active"] = active_s / 60
+        events = "/v2/processed_data/body_health/events/"
+        if metrics := _stored(http, events + "body_metrics", user_id, day):
+            for event in metrics["body_health"]["events"]["body_metrics_event"]:
+                if (kg := event["body_metrics"]["weight_kg_float"]) is not None:
+                    stored["weight"][iso, at(event["metadata"]), "weight"] = kg
+        if pressure := _stored(http, events + "blood_pressure", user_id, day):
+            for event in pressure["body_health"]["events"]["blood_pressure_event"]:
+                average = event["blood_pressure"]["blood_pressure_avg_object"]
+                moment = at(event["metadata"])
+                stored["blood pressure"][iso, moment, "systolic"] = float(
+                    average["systolic_mmHg_int"]
+                )
+                stored["blood pressure"][iso, moment, "diastolic"] = float(
+                    average["diastolic_mmHg_int"]
+                )
+        if oxygen := _stored(http, events + "oxygenation", user_id, day):
+            for event in oxygen["body_health"]["events"]["oxygenation_event"]:
+                if (spo2 := event["oxygenation"]["saturation_avg_percentage_int"]) is not None:
+                    stored["SpO2"][iso, at(event["metadata"]), "spo2"] = float(spo2)
+    return stored
+
+
+def _drawn(page: Page, selector: str, key: str) -> Drawn:
+    """The values a chart draws (`data-value`), keyed by (day, part) for bars and per-day
+    points, or (day, moment, part) for readings placed at their moment."""
+    drawn: Drawn = {}
+    for shape in page.locator(selector).all():
+        attributes = (
+            ["data-day", "data-at", "data-part"] if key == "at" else ["data-day", "data-part"]
+        )
+        drawn[tuple(shape.get_attribute(name) or "" for name in attributes)] = float(
+            shape.get_attribute("data-value") or "nan"
+        )
+    return drawn
 
 
 def _sign_in(page: Page, base: str, token: str) -> None:
@@ -131,24 +219,10 @@ def test_dashboard_shows_the_users_data_and_redelivers(
         )
         first = today - timedelta(days=BACKFILL_DAYS + 1)
         days = [first + timedelta(days=n) for n in range((today - first).days + 1)]
-        nights = {
-            day: document["sleep_health"]["summary"]["sleep_summary"]["duration"]
-            for day in days
-            if (document := _stored(http, "/v2/processed_data/sleep_health/summary", user_id, day))
-        }
-        weights = sorted(
-            event["body_metrics"]["weight_kg_float"]
-            for day in days
-            if (
-                document := _stored(
-                    http, "/v2/processed_data/body_health/events/body_metrics", user_id, day
-                )
-            )
-            for event in document["body_health"]["events"]["body_metrics_event"]
-            if event["body_metrics"]["weight_kg_float"] is not None
-        )
-    assert nights, "the sandbox user slept in the backfilled days"
-    assert weights, "the sandbox user weighed in during the backfilled days"
+        stored = _stored_month(http, user_id, days, ZoneInfo(timezone))
+    # The demo's first user owns every device the sandbox simulates: every chart has data.
+    for name, values in stored.items():
+        assert values, f"the sandbox user has no {name} in the backfilled month"
 
     # The operator signs in; no token in any URL.
     _sign_in(page, base, admin_token)
@@ -165,41 +239,50 @@ def test_dashboard_shows_the_users_data_and_redelivers(
     expect(page.locator("#sync")).to_contain_text("done")
     _shoot(page, "3-user-light")
 
-    # Each night's bar is its stored stage durations, segment by segment.
+    # The default range is the 30 days ending today in the user's time zone (not UTC's).
+    page.goto(user_page)
+    expect(page.get_by_label("To", exact=True)).to_have_value(today.isoformat())
+    expect(page.get_by_label("From", exact=True)).to_have_value(
+        (today - timedelta(days=29)).isoformat()
+    )
+    page.goto(f"{user_page}?from={first.isoformat()}&to={today.isoformat()}")
+
+    # Every chart draws exactly the stored values, each on its local date.
+    assert _drawn(page, "#sleep-stages rect.bar", "part") == stored["sleep stages"]
+    assert _drawn(page, "#sleep-hr circle.point", "part") == stored["sleep heart rate"]
+    assert _drawn(page, "#steps rect.bar", "part") == stored["steps"]
+    assert _drawn(page, "#active-minutes rect.bar", "part") == stored["active minutes"]
+    assert _drawn(page, "#weight circle.point", "at") == stored["weight"]
+    assert _drawn(page, "#blood-pressure circle.point", "at") == stored["blood pressure"]
+    assert _drawn(page, "#spo2 circle.point", "at") == stored["SpO2"]
     segments = page.locator("#sleep-stages rect.bar")
-    drawn: dict[tuple[str, str], float] = {}
     for index in range(segments.count()):
-        segment = segments.nth(index)
-        key = (segment.get_attribute("data-day") or "", segment.get_attribute("data-part") or "")
-        drawn[key] = float(segment.get_attribute("data-value") or "nan") * 3600
-        assert segment.bounding_box() is not None  # rendered, not just in the markup
-    expected_stages = {
-        (day.isoformat(), part): float(duration[field])
-        for day, duration in nights.items()
-        for part, field in (
-            ("deep", "deep_sleep_duration_seconds_int"),
-            ("light", "light_sleep_duration_seconds_int"),
-            ("rem", "rem_sleep_duration_seconds_int"),
-            ("awake", "time_awake_during_sleep_seconds_int"),
-        )
-        if duration[field]
-    }
-    assert drawn.keys() == expected_stages.keys()
-    for key, seconds in expected_stages.items():
-        assert drawn[key] == pytest.approx(seconds), key
+        assert segments.nth(index).bounding_box() is not None  # rendered, not just in the markup
     # One pixel scale for every segment: a segment's drawn height is proportional to its value.
     ratios = {
-        round(float(segments.nth(i).get_attribute("height") or 0) / drawn[key], 4)
-        for i, key in enumerate(drawn)
+        round(float(s.get_attribute("height") or 0) / float(s.get_attribute("data-value") or 1), 3)
+        for s in segments.all()
     }
     assert len(ratios) == 1
+    # The x axis is labelled with local dates, the last one the range's last day.
+    labels = page.locator("#steps text.x-tick")
+    assert labels.last.get_attribute("data-day") == today.isoformat()
 
-    # The weight points are the stored weigh-ins.
-    points = page.locator("#weight circle.point")
-    drawn_weights = sorted(
-        float(points.nth(i).get_attribute("data-value") or "nan") for i in range(points.count())
+    # The range selector: a week picked in the form narrows every chart to that week.
+    week_from, week_to = today - timedelta(days=13), today - timedelta(days=7)
+    page.get_by_label("From", exact=True).fill(week_from.isoformat())
+    page.get_by_label("To", exact=True).fill(week_to.isoformat())
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_role("heading", name=re.compile("^Delivered data"))).to_contain_text(
+        f"{week_from.day} {week_from:%b %Y} to {week_to.day} {week_to:%b %Y}"
     )
-    assert drawn_weights == pytest.approx(weights)
+    assert labels.count() == 7
+    week = {(week_from + timedelta(days=n)).isoformat() for n in range(7)}
+    assert _drawn(page, "#steps rect.bar", "part") == {
+        key: value for key, value in stored["steps"].items() if key[0] in week
+    }
+    _shoot(page, "3-user-week-light")
+    page.goto(f"{user_page}?from={first.isoformat()}&to={today.isoformat()}")
 
     dark = chromium.new_context(color_scheme="dark", viewport={"width": 1280, "height": 900})
     dark_page = dark.new_page()
@@ -215,9 +298,29 @@ def test_dashboard_shows_the_users_data_and_redelivers(
     phone_page.locator("#sleep-stages").screenshot(path=str(SCREENSHOTS / "3-user-phone-chart.png"))
     phone.close()
 
-    # Redeliver a delivered sleep summary: a new message goes out and is delivered.
+    # The client signs in with its own credentials: its page, its user, the same charts; the
+    # operator's overview and any other client's page are not its to see.
+    client_view = chromium.new_context(viewport={"width": 1280, "height": 900})
+    client_page = client_view.new_page()
+    client_page.goto(base + "/dashboard")
+    client_page.get_by_label("Client UUID").fill(credentials["client_uuid"])
+    client_page.get_by_label("Secret key").fill(credentials["secret_key"])
+    client_page.get_by_role("button", name="Sign in as client").click()
+    expect(client_page.get_by_role("heading", name="Rookery demo")).to_be_visible()
+    expect(client_page.locator(f'#users tr[data-user="{user_id}"]')).to_contain_text("linked")
+    client_page.goto(base + "/dashboard")
+    assert client_page.url.endswith(f"/dashboard/clients/{credentials['client_uuid']}")
+    client_page.goto(f"{user_page}?from={first.isoformat()}&to={today.isoformat()}")
+    assert _drawn(client_page, "#weight circle.point", "at") == stored["weight"]
+    elsewhere = client_page.goto(f"{base}/dashboard/clients/{uuid.uuid4()}")
+    assert elsewhere is not None
+    assert elsewhere.status == 404
+    client_view.close()
+
+    # Redeliver the newest delivered document: a new message goes out and is delivered.
     page.goto(f"{base}/dashboard/clients/{credentials['client_uuid']}?status=delivered")
-    row = page.locator("#deliveries tbody tr", has_text="sleep_summary").first
+    row = page.locator("#deliveries tbody tr").filter(has_not_text="event:").first
+    what = row.locator("td").nth(2).inner_text().strip()
     original = row.get_attribute("data-delivery")
     demo.drain()
     row.get_by_role("button", name="Redeliver").click()
@@ -235,6 +338,6 @@ def test_dashboard_shows_the_users_data_and_redelivers(
     _wait(redelivered, "the redelivery to be delivered", timeout_s=30)
     _shoot(page, "4-redelivered-light")
     # The receiver got it again, signatures right (the demo printed it).
-    demo.wait_for(re.compile(rf"sleep_summary\s+{user_id}\s.*signed ✓"), 5, new_only=True)
+    demo.wait_for(re.compile(rf"{what}\s+{user_id}\s.*signed ✓"), 5, new_only=True)
     assert problems == []  # no CSP violation, no missing asset, no error page
     context.close()

@@ -50,7 +50,11 @@ EVENTS_PATH: Final = "/webhooks/events"
 CLIENT_FILE: Final = "client.json"
 ADMIN_TOKEN_FILE: Final = "admin.token"  # noqa: S105 - a file name
 CLIENT_NAME: Final = "Rookery demo"
-SANDBOX_SEED: Final = 0
+# The population's seed. With 23 the first user (the one the banner suggests) owns every kind
+# of device the sandbox simulates (scale, blood-pressure monitor, ScanWatch, Sleep Analyzer,
+# thermometer), so every chart of the dashboard has a month of data, and lives in New York,
+# whose local dates differ from UTC's for five hours a day.
+SANDBOX_SEED: Final = 23
 SANDBOX_HISTORY_DAYS: Final = 90
 CREDENTIAL_KEYS: Final = ("client_uuid", "secret_key", "hash_key", "webhook_secret")
 # Exit status when the demo cannot start (a port taken, a folder not writable): fix and rerun.

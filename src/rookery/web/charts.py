@@ -34,6 +34,8 @@ Y_TICKS: Final = 5
 POINT_RADIUS: Final = 3.5
 # A bar takes this share of its day slot.
 BAR_SHARE: Final = 0.7
+# From this top tick up, the y axis is labelled in thousands.
+THOUSANDS_FROM: Final = 1000
 
 Formatter = Callable[[float], str]
 
@@ -203,6 +205,18 @@ def _decimals(ticks: Sequence[float]) -> int:
     return max(0, -math.floor(math.log10(step) + 1e-9)) if step > 0 else 0
 
 
+def tick_labels(ticks: Sequence[float]) -> list[str]:
+    """The y axis's labels: from a top tick of 1,000 up, in thousands (`5k`, `12.5k`), so the
+    labels fit the left margin also at the larger text of a phone; else plain, with enough
+    decimals to tell the ticks apart (the unit is in the caption)."""
+    if ticks and max(abs(tick) for tick in ticks) >= THOUSANDS_FROM:
+        thousands = [tick / 1000 for tick in ticks]
+        decimals = _decimals(thousands)
+        return [f"{value:.{decimals}f}k" if value else "0" for value in thousands]
+    decimals = _decimals(ticks)
+    return [f"{tick:,.{decimals}f}" for tick in ticks]
+
+
 def _day_label(day: date) -> str:
     return f"{day.day} {day:%b}"
 
@@ -223,14 +237,13 @@ def _frame(
     legend: Sequence[Part],
 ) -> Markup:
     grid: list[str] = []
-    decimals = _decimals(ticks)
-    for tick in ticks:
+    for tick, label in zip(ticks, tick_labels(ticks), strict=True):
         at = y(tick)
         grid.append(
             f'<line class="grid" x1="{MARGIN_LEFT}" x2="{WIDTH - MARGIN_RIGHT}" '
             f'y1="{_n(at)}" y2="{_n(at)}"/>'
             f'<text class="tick y-tick" x="{MARGIN_LEFT - 6}" y="{_n(at)}" '
-            f'text-anchor="end" dominant-baseline="middle">{tick:,.{decimals}f}</text>'
+            f'text-anchor="end" dominant-baseline="middle">{label}</text>'
         )
     labelled = axis.labelled_days()
     for index, day in enumerate(labelled):
@@ -368,8 +381,10 @@ def line_chart(
     series: Sequence[tuple[Part, Sequence[Point]]],
     value_format: Formatter,
     empty: str = "No data in this range.",
+    ceiling: float | None = None,
 ) -> Markup:
-    """Each series as points joined in time order; the y axis spans the values (not from 0).
+    """Each series as points joined in time order; the y axis spans the values (not from 0),
+    and never goes above `ceiling` when one is given (a percentage's 100).
 
     Points outside the axis are ignored. Each point carries `data-part`, `data-day`,
     `data-at` (ISO date or datetime) and `data-value` (the value given).
@@ -382,6 +397,11 @@ def line_chart(
     if not values:
         return empty_chart(chart_id=chart_id, title=title, unit=unit, message=empty)
     ticks = nice_ticks(min(values), max(values))
+    if ceiling is not None:
+        capped = [tick for tick in ticks if tick <= ceiling]
+        # Only when the capped axis still reaches the highest value.
+        if len(capped) >= 2 and capped[-1] >= max(values):
+            ticks = capped
     y = _plot_y(ticks[0], ticks[-1])
     shapes: list[str] = []
     for part, points in kept:

@@ -834,6 +834,7 @@ def user_charts(series: UserSeries, axis: charts.DayAxis) -> list[Markup]:
             ],
             value_format=charts.plain("%"),
             empty="No SpO2 readings in this range.",
+            ceiling=100.0,
         ),
     ]
 
