@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -232,6 +232,57 @@ def test_weight_is_value_times_ten_to_the_unit_exactly(value: int, unit: int, zo
     assert weight == float(Decimal(f"{value}E{unit}"))
 
 
+# The meastypes whose field is the value itself: the scale (height is metres written as cm) and
+# whether 0 means "nothing measured" (null), by meastype; composition percentages are tested by
+# hand in test_measure.
+DIRECT_FIELDS = {
+    1: ("body_metrics_event", "body_metrics", "weight_kg_float", 1, False),
+    4: ("body_metrics_event", "body_metrics", "height_cm_int", 100, False),
+    10: ("blood_pressure_event", "blood_pressure", "blood_pressure_avg_object", 1, False),
+    11: ("heart_rate_event", "heart_rate", "hr_avg_bpm_int", 1, True),
+    54: ("oxygenation_event", "oxygenation", "saturation_avg_percentage_int", 1, True),
+    123: ("oxygenation_event", "oxygenation", "vo2max_mL_per_min_per_kg_int", 1, True),
+    71: ("temperature_event", "temperature", "temperature_avg_object", 1, False),
+}
+
+
+@SETTINGS
+@given(
+    st.sampled_from(sorted(DIRECT_FIELDS)),
+    st.integers(min_value=0, max_value=10**9),
+    st.integers(min_value=-6, max_value=2),
+)
+def test_every_direct_measure_is_value_times_ten_to_the_unit_exactly(
+    meastype: int, value: int, unit: int
+) -> None:
+    structure_name, section, key, scale, zero_is_null = DIRECT_FIELDS[meastype]
+    group = {
+        "grpid": 1,
+        "attrib": 0,
+        "date": 1_700_000_000,
+        "category": 1,
+        "measures": [{"value": value, "type": meastype, "unit": unit}],
+    }
+    produced = run(Endpoint.GETMEAS, {"timezone": "UTC", "measuregrps": [group]})
+    events = [
+        structure(as_json(i)) for i in produced if i.identity.data_structure == structure_name
+    ]
+    exact_value = Decimal(f"{value}E{unit}") * scale
+    if zero_is_null and value == 0:
+        assert all(event[section][key] is None for event in events)
+        return
+    (event,) = events
+    written = event[section][key]
+    if key == "blood_pressure_avg_object":
+        written = written["systolic_mmHg_int"]
+    elif key == "temperature_avg_object":
+        written = written["temperature_celcius_float"]
+    if key.endswith("_float") or key == "temperature_avg_object":
+        assert written == float(exact_value)  # one rounding, from the exact decimal
+    else:  # integers: half away from zero (values here are >= 0)
+        assert written == int(exact_value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
 @SETTINGS
 @given(getmeas, st.integers(min_value=1, max_value=10**6))
 def test_fingerprints_are_stable_and_see_changes(body: dict[str, Any], delta: int) -> None:
@@ -316,3 +367,38 @@ def test_any_sleep_get_gives_one_valid_summary_per_local_date(
 )
 def test_any_intraday_gives_valid_summaries(series: dict[str, Any], zone: str) -> None:
     run(Endpoint.GETINTRADAYACTIVITY, {"series": series}, ctx(zone))
+
+
+heart_records = st.lists(
+    st.fixed_dictionaries(
+        {"timestamp": EPOCHS},
+        optional={
+            "deviceid": st.sampled_from([None, "c405eb8e", 17]),
+            "model": st.sampled_from([None, 44, 91]),
+            "ecg": st.one_of(
+                st.none(),
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "signalid": st.one_of(st.none(), st.integers(1, 50)),
+                        "afib": st.sampled_from([None, 0, 1, 2, 3]),
+                    },
+                ),
+            ),
+            "bloodpressure": st.one_of(
+                st.none(), st.fixed_dictionaries({"diastole": NUMBER, "systole": NUMBER})
+            ),
+            "heart_rate": NUMBER,
+            "modified": EPOCHS,
+        },
+    ),
+    max_size=6,
+)
+
+
+@SETTINGS
+@given(heart_records, st.sampled_from(ZONES))
+def test_any_heart_list_gives_valid_events(records: list[dict[str, Any]], zone: str) -> None:
+    produced = run(Endpoint.HEART_LIST, {"series": records, "more": False}, ctx(zone))
+    assert len(produced) <= len(records)
+    assert len({item.identity for item in produced}) == len(produced)

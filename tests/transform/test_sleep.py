@@ -139,6 +139,17 @@ def test_fallbacks_apply_only_when_absent_or_null() -> None:
     assert summary["heart_rate"]["hr_avg_bpm_int"] is None
 
 
+def test_without_total_sleep_time_the_stages_are_added() -> None:
+    data = {
+        "lightsleepduration": 12600,
+        "deepsleepduration": 6300,
+        "remsleepduration": 5400,
+        "asleepduration": 21000,  # not reached: the stages come first
+    }
+    (summary,) = summaries(row(6, KTM_START, KTM_END, "2023-11-15", data))
+    assert summary["duration"]["sleep_duration_seconds_int"] == 24300  # 12600 + 6300 + 5400
+
+
 def test_asleepduration_is_the_last_fallback() -> None:
     (summary,) = summaries(row(3, KTM_START, KTM_END, "2023-11-15", {"asleepduration": 21000}))
     assert summary["duration"]["sleep_duration_seconds_int"] == 21000

@@ -96,6 +96,27 @@ def test_start_of_day_in_non_whole_hour_zones() -> None:
     assert st_johns.astimezone(UTC) == datetime(2023, 11, 15, 3, 30, tzinfo=UTC)
 
 
+@pytest.mark.parametrize("epoch_s", [10**20, -(10**20), 10**17, 253_402_300_800])
+def test_an_instant_no_datetime_holds_is_a_value_error(epoch_s: int) -> None:
+    # Past year 9999 datetime raises ValueError itself, or the C library's time_t overflows
+    # first (OverflowError, or OSError on some platforms): all come out as ValueError.
+    with pytest.raises(ValueError, match="out of range"):
+        iso_local(epoch_s, zone("Pacific/Kiritimati"))
+    with pytest.raises(ValueError, match="out of range"):
+        local_date(epoch_s, zone("UTC"))
+
+
+def test_the_ends_of_the_calendar_are_value_errors() -> None:
+    with pytest.raises(ValueError, match="no next day"):
+        end_of_day(date.max, zone("UTC"))
+    with pytest.raises(ValueError, match="out of range"):
+        start_of_day(date.min, zone("Asia/Tokyo"))  # 0001-01-01 local is still year 0 in UTC
+    # Los Angeles' local mean time (-07:52:58) cannot be shifted to whole minutes before year 1.
+    first_moment = start_of_day(date.min, zone("America/Los_Angeles"))
+    with pytest.raises(ValueError, match="offset"):
+        format_datetime(first_moment)
+
+
 def test_unknown_zone_is_a_clear_error() -> None:
     with pytest.raises(UnknownTimeZoneError, match="Mars/Olympus"):
         zone("Mars/Olympus")

@@ -50,3 +50,18 @@ def test_an_unknown_code_is_logged_once(caplog: pytest.LogCaptureFixture) -> Non
     assert len(unknown) == 1
     assert unknown[0].__dict__["table"] == "meastype"
     assert unknown[0].__dict__["code"] == code
+
+
+def test_an_unknown_workout_category_is_other_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    code = 987_654_322  # unique, as above
+    with caplog.at_level(logging.WARNING, logger=codes.__name__):
+        assert codes.workout_name(code) == "Other"
+        assert codes.workout_name(code) == "Other"
+    unknown = [
+        record for record in caplog.records if record.getMessage() == "withings.unknown_code"
+    ]
+    assert [(r.__dict__["table"], r.__dict__["code"]) for r in unknown] == [
+        ("workout_category", code)
+    ]

@@ -453,10 +453,32 @@ def test_default_data_fields_are_exactly_what_the_record_holds(
     assert holds - set(requested) <= identity
 
 
-def test_every_endpoint_has_a_parser() -> None:
-    for endpoint in r.Endpoint:
-        body: dict[str, Any] = {"measuregrps": []} if endpoint is r.Endpoint.GETMEAS else {}
-        assert r.parse_endpoint(endpoint, body) is not None
+RECORDS_KEY = {
+    r.Endpoint.GETMEAS: "measuregrps",
+    r.Endpoint.GETACTIVITY: "activities",
+    r.Endpoint.GETWORKOUTS: "series",
+    r.Endpoint.SLEEP_GETSUMMARY: "series",
+    r.Endpoint.GETINTRADAYACTIVITY: "series",
+    r.Endpoint.SLEEP_GET: "series",
+    r.Endpoint.HEART_LIST: "series",
+}
+
+
+@pytest.mark.parametrize("endpoint", list(r.Endpoint))
+def test_every_endpoint_has_a_parser_that_needs_its_records_key(endpoint: r.Endpoint) -> None:
+    key = RECORDS_KEY[endpoint]
+    empty: list[Any] | None
+    for empty in ([], None):  # what PHP writes for no records
+        assert r.parse_endpoint(endpoint, {key: empty}) is not None
+    # Without the key the body is another endpoint's (or nothing), not an empty page.
+    with pytest.raises(WithingsMalformedResponse) as caught:
+        r.parse_endpoint(endpoint, {"more": False, "offset": 0})
+    assert str(caught.value) == f"Withings {endpoint.value}: body.{key}: is missing"
+
+
+def test_a_workout_is_not_read_as_a_night() -> None:
+    with pytest.raises(WithingsMalformedResponse, match=r"series\[0\]\.category: is a workout"):
+        r.parse_sleep_getsummary(body_of("workouts.json"))
 
 
 def test_odd_keys_from_the_payload_keep_the_message_on_one_line() -> None:
@@ -475,3 +497,14 @@ def test_an_absurdly_long_digit_key_is_malformed_not_a_crash() -> None:
         )
     with pytest.raises(WithingsMalformedResponse, match=r"body\.updatetime"):
         r.parse_getmeas({"updatetime": "9" * 5000})
+
+
+@pytest.mark.parametrize("unit", [31, -31, 99_999_999])
+def test_an_exponent_no_measure_has_is_malformed_not_a_crash(unit: int) -> None:
+    group: dict[str, Any] = {"grpid": 1, "attrib": 0, "date": 1, "category": 1}
+    group["measures"] = [{"value": 1, "type": 1, "unit": unit}]
+    with pytest.raises(WithingsMalformedResponse, match=r"measures\[0\]\.unit: expected an exp"):
+        r.parse_getmeas(getmeas_body([group]))
+    group["measures"] = [{"value": 1, "type": 1, "unit": 30 if unit > 0 else -30}]
+    (parsed,) = r.parse_getmeas(getmeas_body([group])).measuregrps
+    assert parsed.measures[0].real_value == Decimal(f"1E{parsed.measures[0].unit}")

@@ -111,6 +111,8 @@ def _read_json(file: Path) -> Any:
         return json.loads(text, parse_constant=_refuse_constant)
     except ValueError as error:
         raise TransformInputError(f"{file}: not JSON: {_one_line(str(error))}") from None
+    except RecursionError:
+        raise TransformInputError(f"{file}: not JSON this command reads: nested too deep") from None
 
 
 def _refuse_constant(name: str) -> Any:

@@ -103,7 +103,13 @@ def format_datetime(moment: datetime) -> str:
         raise ValueError(f"naive datetime {moment.isoformat()}: ROOK datetimes carry an offset")
     suffix, shift = _rook_offset(offset)
     if shift:
-        return (moment.replace(tzinfo=None) + shift).isoformat(timespec="microseconds") + suffix
+        try:
+            shifted = moment.replace(tzinfo=None) + shift
+        except OverflowError as exc:  # the first or last minute of year 1 or 9999
+            raise ValueError(
+                f"{moment.isoformat()} cannot be written with a ±HH:MM offset"
+            ) from exc
+        return shifted.isoformat(timespec="microseconds") + suffix
     # isoformat() without arguments is the fastest spelling; it leaves out zero microseconds,
     # which Withings' whole-second instants always are.
     if moment.microsecond:

@@ -54,5 +54,6 @@ def transform_response(
 ) -> list[Produced]:
     """The documents the `body` of a successful `endpoint` response yields (see
     `transform_parsed`). Raises `WithingsMalformedResponse` when the body does not have the
-    endpoint's shape, and ValueError for a time zone Withings named that does not exist."""
+    endpoint's shape, and ValueError for a time zone Withings named that does not exist or an
+    instant or value no ROOK document can hold (beyond year 9999, an infinite number)."""
     return transform_parsed(parse_endpoint(endpoint, body), ctx)

@@ -31,18 +31,25 @@ def zone(name: str) -> ZoneInfo:
 
 
 def local_datetime(epoch_s: int | float, tz: ZoneInfo) -> datetime:
-    """The instant `epoch_s` (seconds since 1970 UTC) as an aware datetime in `tz`."""
-    return datetime.fromtimestamp(epoch_s, tz)
+    """The instant `epoch_s` (seconds since 1970 UTC) as an aware datetime in `tz`.
+
+    Raises ValueError for an instant no datetime holds (beyond year 1 to 9999).
+    """
+    try:
+        return datetime.fromtimestamp(epoch_s, tz)
+    except (OverflowError, OSError) as exc:
+        # The C library's time_t overflows before datetime's own ValueError for far years.
+        raise ValueError(f"epoch second {epoch_s} is out of range") from exc
 
 
 def iso_local(epoch_s: int | float, tz: ZoneInfo) -> str:
     """The instant `epoch_s` as ROOK text in `tz`, e.g. `2023-11-14T23:00:00.000000+01:00`."""
-    return format_datetime(datetime.fromtimestamp(epoch_s, tz))
+    return format_datetime(local_datetime(epoch_s, tz))
 
 
 def local_date(epoch_s: int | float, tz: ZoneInfo) -> date:
     """The calendar date in `tz` on which the instant `epoch_s` falls."""
-    return datetime.fromtimestamp(epoch_s, tz).date()
+    return local_datetime(epoch_s, tz).date()
 
 
 def start_of_day(day: date, tz: ZoneInfo) -> datetime:
@@ -54,12 +61,19 @@ def start_of_day(day: date, tz: ZoneInfo) -> datetime:
     wall = datetime(day.year, day.month, day.day, tzinfo=tz)
     # A wall time in a DST gap maps (fold 0) to the instant the gap ends; the round trip through
     # UTC turns it into the wall time that really exists.
-    return wall.astimezone(UTC).astimezone(tz)
+    try:
+        return wall.astimezone(UTC).astimezone(tz)
+    except OverflowError as exc:  # 0001-01-01 east of Greenwich starts before year 1 in UTC
+        raise ValueError(f"the start of {day} in {tz} is out of range") from exc
 
 
 def end_of_day(day: date, tz: ZoneInfo) -> datetime:
     """The first instant of the day after `day` in `tz` (exclusive end of `day`)."""
-    return start_of_day(day + timedelta(days=1), tz)
+    try:
+        after = day + timedelta(days=1)
+    except OverflowError as exc:
+        raise ValueError(f"{day} has no next day") from exc
+    return start_of_day(after, tz)
 
 
 def exact(value: int | float | Decimal) -> Decimal:

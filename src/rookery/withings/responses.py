@@ -14,9 +14,11 @@ One `parse_*` function per endpoint takes the `body` of a successful envelope (s
   bool, sleep `get` series as an array, the empty array PHP writes for an empty object
   (`"goals": []`), nulls for manually entered data, unknown keys ignored, fields Withings leaves
   out when they were not requested.
-* Strict where it matters: a wrong type or a missing id raises `WithingsMalformedResponse` with
-  one line naming the endpoint and the field (`body.measuregrps[3].grpid: expected an integer,
-  got str`). Values never appear in that message: they may be health data.
+* Strict where it matters: a wrong type, a missing id or a body without its records array
+  (`measuregrps`, `activities`, `series`: another endpoint's response) raises
+  `WithingsMalformedResponse` with one line naming the endpoint and the field
+  (`body.measuregrps[3].grpid: expected an integer, got str`). Values never appear in that
+  message: they may be health data.
 * Unknown codes (meastype, attrib, sleep state, appli, scope) become the UNKNOWN member of the
   tables in `codes`, logged once there.
 """
@@ -797,6 +799,19 @@ def _opt_obj(d: Raw, key: str) -> Raw | None:
     return _as_obj(value, key)
 
 
+def _records(d: Raw, key: str, read: Callable[[Raw], T]) -> tuple[T, ...]:
+    """The records array of a response body: like `_items`, but a body with other keys and not
+    this one is refused.
+
+    Withings writes the array (`[]` when there is nothing), so such a body is another endpoint's
+    response. An empty body still reads as no records: what Withings answers for an empty window
+    is not documented for every endpoint, and a quiet day must not fail a job.
+    """
+    if d and key not in d:
+        raise _missing(d, key)
+    return _items(d, key, read)
+
+
 def _items(d: Raw, key: str, read: Callable[[Raw], T]) -> tuple[T, ...]:
     """The array under `key` (absent or null: empty), each element an object read by `read`."""
     value = d.get(key)
@@ -856,6 +871,9 @@ def _samples(d: Raw, key: str) -> tuple[Sample, ...]:
 
 
 _EMPTY: Final[Raw] = {}
+# Every captured unit is between -3 and 0. Far beyond that, `value × 10^unit` leaves what Decimal's
+# context can scale (an exponent of 10^8 raises) and what a float can hold.
+_MAX_UNIT: Final = 30
 _by_timestamp: Final = attrgetter("timestamp")
 
 
@@ -864,10 +882,15 @@ _by_timestamp: Final = attrgetter("timestamp")
 
 
 def _measure(d: Raw) -> Measure:
+    type_ = codes.measure_type(_int(d, "type"))
+    value = _int(d, "value")
+    unit = _int(d, "unit")
+    if not -_MAX_UNIT <= unit <= _MAX_UNIT:
+        raise _FieldError(f"expected an exponent from -{_MAX_UNIT} to {_MAX_UNIT}", "unit")
     return Measure(
-        type=codes.measure_type(_int(d, "type")),
-        value=_int(d, "value"),
-        unit=_int(d, "unit"),
+        type=type_,
+        value=value,
+        unit=unit,
         position=_opt_int(d, "position"),
         raw=d,
     )
@@ -896,7 +919,7 @@ def _getmeas(d: Raw) -> MeasureGroupsPage:
         timezone=_opt_str(d, "timezone"),
         more=_more(d),
         offset=_offset(d),
-        measuregrps=_items(d, "measuregrps", _measure_group),
+        measuregrps=_records(d, "measuregrps", _measure_group),
         raw=d,
     )
 
@@ -919,7 +942,7 @@ def _activity_day(d: Raw) -> ActivityDay:
 
 def _getactivity(d: Raw) -> ActivityPage:
     return ActivityPage(
-        activities=_items(d, "activities", _activity_day),
+        activities=_records(d, "activities", _activity_day),
         more=_more(d),
         offset=_offset(d),
         raw=d,
@@ -938,7 +961,9 @@ def _intraday_sample(timestamp: int, d: Raw) -> IntradaySample:
 
 
 def _getintradayactivity(d: Raw) -> IntradayActivity:
-    series = _obj(d, "series")
+    if d and "series" not in d:  # another endpoint's body: see `_records`
+        raise _missing(d, "series")
+    series = _obj(d, "series") if d else _EMPTY
     samples: list[IntradaySample] = []
     for stamp, item in series.items():
         try:
@@ -973,7 +998,7 @@ def _workout(d: Raw) -> Workout:
 
 def _getworkouts(d: Raw) -> WorkoutsPage:
     return WorkoutsPage(
-        series=_items(d, "series", _workout), more=_more(d), offset=_offset(d), raw=d
+        series=_records(d, "series", _workout), more=_more(d), offset=_offset(d), raw=d
     )
 
 
@@ -1001,7 +1026,7 @@ def _sleep_segment(d: Raw) -> SleepSegment:
 
 def _sleep_get(d: Raw) -> SleepSeries:
     return SleepSeries(
-        model=_opt_int(d, "model"), series=_items(d, "series", _sleep_segment), raw=d
+        model=_opt_int(d, "model"), series=_records(d, "series", _sleep_segment), raw=d
     )
 
 
@@ -1026,6 +1051,10 @@ def _sleep_summary_data(d: Raw) -> SleepSummaryData:
 
 
 def _sleep_summary_row(d: Raw) -> SleepSummaryRow:
+    if "category" in d:
+        # Workouts have the same id, zone, dates and data as a night; only a workout has a
+        # category, so this row comes from a getworkouts response.
+        raise _FieldError("is a workout's field, not a night's", "category")
     return SleepSummaryRow(
         id=_int(d, "id"),
         timezone=_str(d, "timezone"),
@@ -1045,7 +1074,7 @@ def _sleep_summary_row(d: Raw) -> SleepSummaryRow:
 
 def _sleep_getsummary(d: Raw) -> SleepSummaryPage:
     return SleepSummaryPage(
-        series=_items(d, "series", _sleep_summary_row), more=_more(d), offset=_offset(d), raw=d
+        series=_records(d, "series", _sleep_summary_row), more=_more(d), offset=_offset(d), raw=d
     )
 
 
@@ -1078,7 +1107,7 @@ def _heart_record(d: Raw) -> HeartRecord:
 
 def _heart_list(d: Raw) -> HeartPage:
     return HeartPage(
-        series=_items(d, "series", _heart_record), more=_more(d), offset=_offset(d), raw=d
+        series=_records(d, "series", _heart_record), more=_more(d), offset=_offset(d), raw=d
     )
 
 
