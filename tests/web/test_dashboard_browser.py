@@ -30,6 +30,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "dashboard"
 # A month, as the acceptance asks: the charts show a sandbox user's month of data.
 BACKFILL_DAYS = 30
+READER_ZONE = "Asia/Kolkata"
 
 
 @pytest.fixture
@@ -184,7 +185,13 @@ def test_dashboard_shows_the_users_data_and_redelivers(
         if response.status >= 400 and response.url.startswith(base):
             problems.append(f"{response.status} {response.url}")
 
-    context = chromium.new_context(color_scheme="light", viewport={"width": 1280, "height": 900})
+    # The reader is in Kolkata (+05:30), neither the user's zone nor UTC.
+    context = chromium.new_context(
+        color_scheme="light",
+        viewport={"width": 1280, "height": 900},
+        timezone_id=READER_ZONE,
+        locale="en-GB",
+    )
     page = context.new_page()
     page.on("console", on_console)
     page.on("response", on_response)
@@ -238,6 +245,12 @@ def test_dashboard_shows_the_users_data_and_redelivers(
     expect(page.get_by_role("heading", name=user_id)).to_be_visible()
     expect(page.locator("#sync")).to_contain_text("done")
     _shoot(page, "3-user-light")
+    # Instants are shown in the reader's own time zone, with the stored UTC as their title.
+    fetched = page.locator("#sync dt:text-is('Last fetch') + dd time")
+    stamp = datetime.fromisoformat(fetched.get_attribute("datetime") or "")
+    local = stamp.astimezone(ZoneInfo(READER_ZONE))
+    expect(fetched).to_have_text(f"{local:%d/%m/%Y, %H:%M:%S} GMT+5:30")
+    assert fetched.get_attribute("title") == f"{stamp:%Y-%m-%d %H:%M:%S} UTC"
 
     # The default range is the 30 days ending today in the user's time zone (not UTC's).
     page.goto(user_page)

@@ -100,23 +100,30 @@ def _templates() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     environment.filters["moment"] = _moment
-    environment.filters["utc_short"] = _utc_short
+    environment.filters["moment_text"] = _moment_text
     return environment
 
 
-def _utc_short(value: datetime | None) -> str:
-    """A stored instant in UTC to the second, for tables whose heading says UTC."""
-    return "—" if value is None else f"{value:%Y-%m-%d %H:%M:%S}"
+def _moment_text(value: datetime | None) -> str:
+    """A stored instant as plain text, in UTC to the second (for attributes)."""
+    return "—" if value is None else f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
-def _moment(value: datetime | None) -> str:
-    """A stored instant, written in UTC to the second."""
-    return "—" if value is None else f"{value:%Y-%m-%d %H:%M:%S} UTC"
+def _moment(value: datetime | None) -> Markup | str:
+    """A stored instant as a `<time>` element: written in UTC, which `local-time.js` rewrites
+    in the reader's own time zone (the server does not know it)."""
+    if value is None:
+        return "—"
+    at_utc = value.astimezone(UTC)
+    return Markup('<time datetime="{}" data-local>{}</time>').format(
+        at_utc.isoformat(timespec="seconds").replace("+00:00", "Z"), _moment_text(at_utc)
+    )
 
 
 _SECURITY_HEADERS: Final = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Frame-Options": "DENY",
