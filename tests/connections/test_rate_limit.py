@@ -109,7 +109,7 @@ async def test_a_refresh_never_waits_for_a_grant_behind_the_row_lock(
     stack: Stack, resources: Resources, browser: Browser
 ) -> None:
     if not stack.settings.is_postgresql:
-        pytest.skip("SQLite: a refresh holds no lock across its call (one writing process)")
+        pytest.skip("SQLite leases instead: test_refresh_lease.py defers before the grant")
     connection = await _link(stack, resources, browser)
     while await _take(resources, Priority.NOTIFICATION) == 0:
         pass

@@ -3,7 +3,9 @@
 
     python -m tests.connections.token_process refresh CONNECTION_ID NOW_EPOCH_S COUNT
         opens Rookery's resources, prints "ready", waits for a line on stdin, then asks for
-        COUNT access tokens of the connection at once and prints them as a JSON list, last.
+        COUNT access tokens of the connection at once and prints them as a JSON list, last. A
+        request that is deferred (`Retry`) asks again once its wait is over, as a worker runs a
+        deferred job again.
     python -m tests.connections.token_process crash CONNECTION_ID NOW_EPOCH_S
         asks for an access token and SIGKILLs itself as soon as Withings' answer to the refresh
         has been read, before Rookery can store it.
@@ -26,6 +28,7 @@ from rookery.app import open_resources
 from rookery.config import load_settings
 from rookery.connections.context import ConnectionContext
 from rookery.connections.tokens import access_token
+from rookery.jobs.registry import Retry
 from rookery.withings.client import Exchange
 
 
@@ -34,8 +37,16 @@ async def _refresh(connection_id: uuid.UUID, now: datetime, count: int) -> None:
         ctx = ConnectionContext.from_resources(resources, clock=lambda: now)
         print("ready", flush=True)
         await asyncio.to_thread(sys.stdin.readline)
-        tokens = await asyncio.gather(*(access_token(ctx, connection_id) for _ in range(count)))
+        tokens = await asyncio.gather(*(_token_as_a_job(ctx, connection_id) for _ in range(count)))
         print(json.dumps(tokens), flush=True)
+
+
+async def _token_as_a_job(ctx: ConnectionContext, connection_id: uuid.UUID) -> str:
+    while True:
+        try:
+            return await access_token(ctx, connection_id)
+        except Retry as deferred:
+            await asyncio.sleep(deferred.after_s)
 
 
 async def _die_once_refreshed(exchange: Exchange) -> None:

@@ -6,22 +6,37 @@ within 10 s" 601). One refresh per connection runs at a time:
 
 * PostgreSQL: the connection row is locked (`SELECT … FOR UPDATE`) for the whole refresh, so
   the lock holds across every process and machine of the deployment;
-* SQLite (one process writes): an in-process lock per connection; the database write lock is
-  not held across the Withings call, which would stall every other writer meanwhile.
+* SQLite: the database write lock cannot be held across the Withings call (it would stall every
+  other writer meanwhile), yet several processes may run jobs on one file (`rookery serve` and a
+  worker, or two workers). A refresh takes an in-process lock per connection (the cheap wait
+  within a process), then a lease on the row: in one transaction (SQLite's `BEGIN IMMEDIATE`
+  holds the write lock, so the read and the write are one step for every process) it re-reads
+  the row and, unless another process's lease is still running, writes `refresh_lease_until`
+  and commits; it calls Withings, then in a second transaction stores the tokens and clears the
+  lease. A refresh that finds the lease held does not call Withings: it raises `RefreshLeased`
+  (a `Retry`: a job defers itself for a couple of seconds, by when the holder has stored the new
+  token, which the next try finds). The lease runs `REFRESH_LEASE`, longer than the call may
+  take (`REFRESH_CALL_LIMIT` bounds it), so a holder that crashed holds nobody back for longer;
+  a failed call clears it at once, so the retry need not wait for its expiry. Leases are judged
+  by the same clock as token expiry.
 
 Either way the row is re-read once the lock is held — another process may just have refreshed —
 and the rotated refresh token is committed before the new access token is handed out. A refresh
 that fails for a transient reason (Withings unavailable, a timeout, a 601) raises and leaves the
-connection as it was, to be retried; only `WithingsInvalidGrant` means the grant is dead: the
-connection is marked `needs_relink` and the client is told (`extraction_failed`).
+connection as it was (on SQLite, its lease cleared), to be retried; only `WithingsInvalidGrant`
+means the grant is dead: the connection is marked `needs_relink` and the client is told
+(`extraction_failed`). On SQLite, a connection relinked while Withings answered keeps its newer
+grant: the refreshed one is dropped.
 
 A refresh is a Withings call like any other: it takes a grant from the deployment's rate limit
 (`rookery.jobs.ratelimit`) at notification priority (a refresh unblocks every call of the
 connection, so backfill's reserve rule does not apply), and a 601 holds the whole deployment.
-The grant is taken before the row lock, never while holding it: `acquire` does not wait, and
-when no grant is free the refresh raises `RefreshDeferred` (a `Retry`, so a job defers itself)
-without touching the connection. Of two processes racing to refresh, the one that finds the
-token already replaced once it holds the lock leaves its grant unused (counted, never exceeded).
+The grant is taken before the row lock or the lease, never while holding either: `acquire` does
+not wait, and when no grant is free the refresh raises `RefreshDeferred` (a `Retry`, so a job
+defers itself) without touching the connection. A lease already seen held before the grant
+defers the refresh without taking one. Of two processes racing to refresh, the one that finds
+the token already replaced (or, on SQLite, the lease taken) once it holds the lock leaves its
+grant unused (counted, never exceeded).
 
 No token is ever logged.
 """
@@ -33,7 +48,7 @@ import uuid
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 import structlog
@@ -46,9 +61,11 @@ from rookery.errors import ConflictError, NotFoundError
 from rookery.jobs import ratelimit
 from rookery.jobs.kinds import Priority
 from rookery.jobs.registry import Retry
+from rookery.jobs.shield import to_completion
 from rookery.store.enums import ConnectionState
 from rookery.store.tables import WithingsConnection
-from rookery.withings.errors import WithingsInvalidGrant, WithingsRateLimited
+from rookery.withings.client import OAUTH2_SERVICE
+from rookery.withings.errors import WithingsInvalidGrant, WithingsRateLimited, WithingsUnavailable
 from rookery.withings.responses import TokenSet
 
 logger = structlog.get_logger(__name__)
@@ -56,6 +73,16 @@ logger = structlog.get_logger(__name__)
 # Refresh this long before the access token expires, so that a call started just before expiry
 # does not fail with a 401 midway.
 REFRESH_MARGIN: Final = timedelta(minutes=5)
+
+# SQLite: the longest a refresh waits for Withings while its lease keeps other processes out.
+# Above what `rookery.app.HTTP_TIMEOUT` gives one call (10 s to connect, 30 s to read), so that
+# the HTTP client's own timeout ends a slow call first; this bound holds whatever the phases add.
+REFRESH_CALL_LIMIT: Final = timedelta(seconds=40)
+# A lease outlasts the call by the time its two commits may take: a live holder never overruns
+# it, and a holder that crashed holds nobody back for longer.
+REFRESH_LEASE: Final = REFRESH_CALL_LIMIT + timedelta(seconds=10)
+# How soon a refresh that found the lease held asks again: a refresh takes about a second.
+LEASE_RETRY_S: Final = 2.0
 
 # One asyncio.Lock per (event loop, connection): a lock belongs to the loop it first waits on.
 _local_locks: weakref.WeakKeyDictionary[
@@ -80,6 +107,15 @@ class RefreshDeferred(Retry):
         super().__init__(after_s, "Withings rate limit (shared budget): token refresh")
 
 
+class RefreshLeased(Retry):
+    """Another process is refreshing the connection's tokens (SQLite's refresh lease): Withings
+    was not called and nothing was changed; ask again after `after_s` seconds, by when the new
+    token is stored (a job raising it is deferred, not failed)."""
+
+    def __init__(self, after_s: float) -> None:
+        super().__init__(after_s, "token refresh under way in another process")
+
+
 async def access_token(
     ctx: ConnectionContext,
     connection_id: uuid.UUID,
@@ -93,9 +129,9 @@ async def access_token(
 
     Raises `NotLinkedError` (unlinked or needs re-link, including when this refresh found the
     grant dead), `NotFoundError` for an unknown connection, `RefreshDeferred` when a refresh is
-    due and the rate limit has no call free, and the `WithingsError` of a refresh that failed
-    for a transient reason (retry later; nothing was changed; a 601 also holds the deployment's
-    calls for its wait).
+    due and the rate limit has no call free, `RefreshLeased` when another process is refreshing
+    (SQLite), and the `WithingsError` of a refresh that failed for a transient reason (retry
+    later; nothing was changed; a 601 also holds the deployment's calls for its wait).
     """
     if loaded is None:
         async with ctx.sessions() as session:
@@ -122,9 +158,11 @@ async def _refresh(
 ) -> str:
     async with _local_lock(connection_id):
         async with ctx.sessions() as session:
-            token = _usable_token(ctx, await _get(session, connection_id), rejected=rejected)
+            connection = await _get(session, connection_id)
+        token = _usable_token(ctx, connection, rejected=rejected)
         if token is not None:
             return token  # replaced meanwhile (this process, or another): no call needed
+        _defer_to_lease_holder(ctx, connection)  # before the grant, which it would waste
         await _take_grant(ctx)
         try:
             async with ctx.sessions() as session:
@@ -176,25 +214,78 @@ async def _refresh_single_writer(
         token = _usable_token(ctx, connection, rejected=rejected)
         if token is not None:
             return token
+        _defer_to_lease_holder(ctx, connection)
         seen_refresh = _plain(ctx, connection.refresh_token_encrypted)
-    tokens = await _call_refresh(ctx, connection)
+        lease = ctx.now() + REFRESH_LEASE
+        connection.refresh_lease_until = lease
+    # Committed: from here on, other processes defer instead of refreshing the same token.
+    try:
+        tokens = await _call_refresh_within_lease(ctx, connection)
+    except BaseException:
+        # Nothing to store: let the next try in now rather than at the lease's expiry.
+        await to_completion(_release_lease_alone(session, connection_id, lease))
+        raise
     async with session.begin():
         connection = await _get(session, connection_id, lock=True)
-        # Plaintexts compared: a key rotation re-encrypts the same token meanwhile.
-        if _plain(ctx, connection.refresh_token_encrypted) != seen_refresh:
-            # Relinked (or unlinked) while Withings answered: the stored grant is newer than
-            # the one just refreshed, so it wins; a dead old grant says nothing about it.
-            token = _usable_token(ctx, connection, rejected=None)
-            if token is None:
-                raise NotLinkedError(connection_id, connection.state)
-            return token
-        if tokens is None:
-            await mark_needs_relink(session, connection, now=ctx.now())
-        else:
-            _store(ctx, connection, tokens)
+        _release_lease(connection, lease)
+        # Relinked (or unlinked) while Withings answered: the stored grant is newer than the one
+        # just refreshed, so it wins; a dead old grant says nothing about it. Plaintexts are
+        # compared: a key rotation re-encrypts the same token meanwhile.
+        relinked = _plain(ctx, connection.refresh_token_encrypted) != seen_refresh
+        if not relinked:
+            if tokens is None:
+                await mark_needs_relink(session, connection, now=ctx.now())
+            else:
+                _store(ctx, connection, tokens)
+    # Committed (the lease cleared with it), before any token is handed out.
+    if relinked:
+        token = _usable_token(ctx, connection, rejected=None)
+        if token is None:
+            raise NotLinkedError(connection_id, connection.state)
+        return token
     if tokens is None:
         raise NotLinkedError(connection_id, ConnectionState.NEEDS_RELINK)
     return tokens.access_token
+
+
+async def _call_refresh_within_lease(
+    ctx: ConnectionContext, connection: WithingsConnection
+) -> TokenSet | None:
+    """`_call_refresh`, given up (as a transient failure) at `REFRESH_CALL_LIMIT`, so that the
+    call ends before its lease does."""
+    try:
+        async with asyncio.timeout(REFRESH_CALL_LIMIT.total_seconds()):
+            return await _call_refresh(ctx, connection)
+    except TimeoutError as error:
+        raise WithingsUnavailable(
+            f"Withings {OAUTH2_SERVICE} requesttoken: no answer within the refresh lease",
+            service=OAUTH2_SERVICE,
+            action="requesttoken",
+        ) from error
+
+
+def _defer_to_lease_holder(ctx: ConnectionContext, connection: WithingsConnection) -> None:
+    """Raise `RefreshLeased` while another process's refresh lease on the connection runs."""
+    lease = connection.refresh_lease_until
+    if lease is None:
+        return
+    remaining_s = (lease - ctx.now()).total_seconds()
+    if remaining_s > 0:
+        logger.info("withings_refresh_leased", connection_id=str(connection.id))
+        raise RefreshLeased(min(LEASE_RETRY_S, remaining_s))
+
+
+def _release_lease(connection: WithingsConnection, lease: datetime) -> None:
+    # Only this refresh's own lease: had it expired, another process might hold the next one.
+    if connection.refresh_lease_until == lease:
+        connection.refresh_lease_until = None
+
+
+async def _release_lease_alone(
+    session: AsyncSession, connection_id: uuid.UUID, lease: datetime
+) -> None:
+    async with session.begin():
+        _release_lease(await _get(session, connection_id, lock=True), lease)
 
 
 async def _call_refresh(ctx: ConnectionContext, connection: WithingsConnection) -> TokenSet | None:

@@ -148,6 +148,9 @@ class WithingsConnection(Base):
     refresh_token_encrypted: Mapped[str | None] = mapped_column(Text)
     access_token_expires_at: Mapped[datetime | None] = mapped_column()
     state: Mapped[ConnectionState] = mapped_column(StringEnum(ConnectionState, 16))
+    # Until when a process refreshing the tokens holds the refresh (SQLite's cross-process
+    # lease, `rookery.connections.tokens`); None when no refresh is under way.
+    refresh_lease_until: Mapped[datetime | None] = mapped_column()
     subscribed_applis: Mapped[list[int]] = mapped_column(PortableJSON, default=list)
     linked_at: Mapped[datetime | None] = mapped_column()
     unlinked_at: Mapped[datetime | None] = mapped_column()
