@@ -1,13 +1,23 @@
 """The OpenAPI at `/docs` documents every operation completely: a summary and a description, a
 schema for the success answer (or an explicit empty one), the error answers its inputs and its
-authentication can produce, and examples for every request body."""
+authentication can produce (and no 422 where nothing can be invalid), and examples for every
+request body and every success answer with a body."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
+from fastapi import routing
+from pydantic import BaseModel
 
+from rookery.api import authorizers as api_authorizers
+from rookery.api import client as api_client
+from rookery.api import deliveries as api_deliveries
+from rookery.api import health as api_health
+from rookery.api import sync_status as api_sync_status
 from rookery.app import create_app
 from rookery.config import load_settings
 
@@ -15,12 +25,8 @@ HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 JSON = "application/json"
 
 
-def _spec() -> dict[str, Any]:
-    spec: dict[str, Any] = create_app(load_settings({})).openapi()
-    return spec
-
-
-SPEC = _spec()
+APP = create_app(load_settings({}))
+SPEC: dict[str, Any] = APP.openapi()
 OPERATIONS = [
     (f"{method.upper()} {path}", operation)
     for path, item in SPEC["paths"].items()
@@ -48,14 +54,33 @@ def _is_client_endpoint(operation: dict[str, Any]) -> bool:
     return any(BASIC_SCHEMES & set(requirement) for requirement in operation.get("security", []))
 
 
-def _validates_input(operation: dict[str, Any]) -> bool:
-    return bool(operation.get("parameters")) or "requestBody" in operation
+# Path parameters the router itself checks: a segment that is not a UUID matches no route (404),
+# so a `{name:uuid}` parameter can never be invalid once the route runs.
+ROUTED_PARAMETERS = {
+    (method.lower(), route.path_format): set(re.findall(r"\{(\w+):uuid\}", str(route.path)))
+    for route in routing.iter_route_contexts(APP.routes)
+    if isinstance(route.original_route, routing.APIRoute)
+    for method in route.methods or ()
+}
+
+
+def _validates_input(name: str, operation: dict[str, Any]) -> bool:
+    method, path = name.split(" ", 1)
+    routed = ROUTED_PARAMETERS.get((method.lower(), path), set())
+    checked = [
+        parameter
+        for parameter in operation.get("parameters", [])
+        if not (parameter["in"] == "path" and parameter["name"] in routed)
+    ]
+    return bool(checked) or "requestBody" in operation
 
 
 def test_the_app_has_operations_and_client_endpoints() -> None:
-    # The checks below must have something to check, and must recognise client endpoints.
+    # The checks below must have something to check, and must recognise client endpoints and
+    # the parameters the router checks.
     assert len(OPERATIONS) > 20
     assert sum(_is_client_endpoint(operation) for _, operation in OPERATIONS) > 20
+    assert ROUTED_PARAMETERS["get", "/api/v1/client/deliveries/{delivery_id}"] == {"delivery_id"}
 
 
 @pytest.mark.parametrize(("name", "operation"), OPERATIONS, ids=[name for name, _ in OPERATIONS])
@@ -91,8 +116,10 @@ def test_error_answers_are_documented(name: str, operation: dict[str, Any]) -> N
     responses = operation["responses"]
     if _is_client_endpoint(operation):
         assert "401" in responses, f"{name}: a client endpoint without 401"
-    if _validates_input(operation):
+    if _validates_input(name, operation):
         assert {"400", "422"} & set(responses), f"{name}: validates input, documents no 400/422"
+    else:
+        assert "422" not in responses, f"{name}: nothing to validate, yet documents 422"
     for code, answer in responses.items():
         if code.startswith(("4", "5")):
             schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
@@ -109,3 +136,55 @@ def test_request_bodies_have_examples(name: str, operation: dict[str, Any]) -> N
         assert "example" in body or "examples" in body or "examples" in schema, (
             f"{name}: {media_type} request body without an example"
         )
+
+
+SUCCESS_BODIES = [
+    (f"{name} {status} {media_type}", body)
+    for name, operation in OPERATIONS
+    for status, answer in operation["responses"].items()
+    if status.startswith("2")
+    for media_type, body in answer.get("content", {}).items()
+]
+
+
+@pytest.mark.parametrize(("name", "body"), SUCCESS_BODIES, ids=[name for name, _ in SUCCESS_BODIES])
+def test_success_answers_have_examples(name: str, body: dict[str, Any]) -> None:
+    # A 204, or a 200 declared empty, has no `content`, so it is not listed here.
+    schema = _resolve(body.get("schema", {}))
+    assert "example" in body or "examples" in body or "examples" in schema, (
+        f"{name}: success answer without an example"
+    )
+
+
+def test_every_operation_with_a_success_body_is_checked_for_an_example() -> None:
+    # The parametrisation above must see the operations it is about.
+    assert len(SUCCESS_BODIES) > 30
+    assert any(name.startswith("GET /v2/processed_data/") for name, _ in SUCCESS_BODIES)
+
+
+def _example_models() -> list[type[BaseModel]]:
+    models = []
+    for module in (api_authorizers, api_client, api_deliveries, api_health, api_sync_status):
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseModel)
+                and value.__module__ == module.__name__
+                and "examples" in value.model_json_schema()
+            ):
+                models.append(value)
+    return models
+
+
+EXAMPLE_MODELS = _example_models()
+
+
+@pytest.mark.parametrize("model", EXAMPLE_MODELS, ids=[m.__name__ for m in EXAMPLE_MODELS])
+def test_model_examples_are_what_the_model_writes(model: type[BaseModel]) -> None:
+    # Hand-written examples: each must be an answer the model could give, as it writes it.
+    for example in model.model_json_schema()["examples"]:
+        assert json.loads(model.model_validate(example).model_dump_json()) == example
+
+
+def test_the_example_models_are_found() -> None:
+    assert len(EXAMPLE_MODELS) > 15

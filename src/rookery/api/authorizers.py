@@ -15,6 +15,7 @@ from typing import Annotated, Final
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rookery.api.deps import ClientDep, SessionDep, SettingsDep
@@ -61,6 +62,23 @@ REVOKED_MESSAGE: Final = (
     "Authorization for the specified user data source has been successfully revoked"
 )
 
+# For the OpenAPI examples: what a deployment at https://rookery.example.com answers.
+_IMAGE_EXAMPLE: Final = "https://rookery.example.com" + WITHINGS_IMAGE_PATH
+_AUTHORIZATION_URL_EXAMPLE: Final = (
+    "https://account.withings.com/oauth2_user/authorize2?response_type=code"
+    "&client_id=5f0b7d6c2e9a4b18c3d1e0f27a6b9c8d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b"
+    "&scope=user.info%2Cuser.metrics%2Cuser.activity"
+    "&redirect_uri=https%3A%2F%2Frookery.example.com%2Fwithings%2Foauth%2Fcallback"
+    "&state=q8Vn1xQ0b9kZ3fJ7mW2pR5tY4uE6iO8aS1dF3gH5jK7"
+)
+_AUTHORIZER_EXAMPLE: Final[JsonDict] = {
+    "name": "Withings",
+    "description": WITHINGS_DESCRIPTION,
+    "image": _IMAGE_EXAMPLE,
+    "connected": False,
+    "authorization_url": _AUTHORIZATION_URL_EXAMPLE,
+}
+
 UserIdPath = Annotated[str, Field(description="The client's own id of the user.")]
 RedirectQuery = Annotated[
     str | None,
@@ -76,6 +94,8 @@ RedirectQuery = Annotated[
 class DataSourceAuthorizer(BaseModel):
     """One data source the client enabled, and how this user connects it."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [_AUTHORIZER_EXAMPLE]})
+
     name: str = Field(examples=["Withings"])
     description: str
     image: str
@@ -86,6 +106,18 @@ class DataSourceAuthorizer(BaseModel):
 class DataSourcesAuthorizers(BaseModel):
     """ROOK's `schema_data_sources_authorizers`."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "client_name": "Acme Health",
+                    "theme": THEME,
+                    "data_sources": [_AUTHORIZER_EXAMPLE],
+                }
+            ]
+        }
+    )
+
     client_name: str
     theme: str = Field(examples=[THEME])
     data_sources: list[DataSourceAuthorizer]
@@ -94,6 +126,18 @@ class DataSourcesAuthorizers(BaseModel):
 class OneAuthorizer(BaseModel):
     """One data source's authorizer; `authorization_url` only while not authorized."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "data_source": "Withings",
+                    "authorized": False,
+                    "authorization_url": _AUTHORIZATION_URL_EXAMPLE,
+                }
+            ]
+        }
+    )
+
     data_source: str = Field(examples=["Withings"])
     authorized: bool
     authorization_url: str | None
@@ -101,6 +145,17 @@ class OneAuthorizer(BaseModel):
 
 class AuthorizedV1(BaseModel):
     """ROOK's `UserGetAuthorizedDataSourcesResponse`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": "user-1",
+                    "sources": {name: name == "withings" for name in ROOK_V1_SOURCES},
+                }
+            ]
+        }
+    )
 
     user_id: str
     sources: dict[str, bool]
@@ -119,6 +174,23 @@ class AuthorizedSource(BaseModel):
 class AuthorizedV2(BaseModel):
     """The data sources of a user and whether each is authorized."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "data_sources": [
+                        {
+                            "data_source": "Withings",
+                            "authorized": True,
+                            "status": True,
+                            "image": _IMAGE_EXAMPLE,
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
     data_sources: list[AuthorizedSource]
 
 
@@ -132,6 +204,8 @@ class RevokeRequest(BaseModel):
 
 class RevokeAnswer(BaseModel):
     """ROOK's `RevokePermission`."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"message": REVOKED_MESSAGE}]})
 
     message: str
 

@@ -45,6 +45,12 @@ class DataSourceSetting(BaseModel):
 class DataSourceSettings(BaseModel):
     """Every data source Rookery offers, and whether the client has it enabled."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"data_sources": [{"data_source": "Withings", "enabled": True}]}]
+        }
+    )
+
     data_sources: list[DataSourceSetting]
 
 

@@ -6,7 +6,7 @@ from http import HTTPStatus
 from typing import Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
@@ -19,6 +19,8 @@ router = APIRouter(tags=["operations"])
 
 class Health(BaseModel):
     """The server answers and so does its database."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok", "database": "ok"}]})
 
     status: Literal["ok"] = "ok"
     database: Literal["ok"] = "ok"

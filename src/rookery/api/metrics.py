@@ -24,6 +24,7 @@ from rookery.api.deps import MetricsDep, SettingsDep, ThrottleDep, peer_address
 from rookery.api.errors import error_responses
 from rookery.api.throttle import OPERATOR_CREDENTIAL
 from rookery.config import Settings
+from rookery.metrics import Metrics
 
 router = APIRouter(tags=["operations"])
 
@@ -31,12 +32,22 @@ _BEARER = "bearer "
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="rookery-metrics"'}
 
 
+def _example() -> str:
+    """What a fresh process that has taken one notification answers: every family, one sample."""
+    counted = Metrics()
+    counted.record_notification("1", "fetch_queued")
+    return generate_latest(counted.registry).decode()
+
+
 @router.get(
     "/metrics",
     summary="Prometheus metrics",
     response_class=Response,
     responses={
-        HTTPStatus.OK: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "The metrics."},
+        HTTPStatus.OK: {
+            "content": {CONTENT_TYPE_LATEST: {"example": _example()}},
+            "description": "The metrics.",
+        },
         **error_responses(HTTPStatus.UNAUTHORIZED, HTTPStatus.TOO_MANY_REQUESTS),
     },
 )

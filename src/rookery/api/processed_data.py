@@ -8,13 +8,19 @@ the client does not have (a client never learns about other clients' users).
 
 ROOK's OpenAPI declares only 200 and 204 for these paths, and a missing body as 400 elsewhere:
 a missing or malformed `user_id` or `date` is a bad request here, 400 with ROOK's error body.
+
+Each route's documented example answer is a committed file of `examples/`, a document the real
+transforms made from a captured Withings response (`tests/api/rook_examples.py` writes them; its
+test checks them against the models and ROOK's schemas).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any, Final
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -30,6 +36,7 @@ from rookery.store.users import check_user_id
 JSON: Final = "application/json"
 _DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 DATE_MESSAGE: Final = "date must be a calendar date written YYYY-MM-DD"
+EXAMPLES_DIR: Final = Path(__file__).resolve().parent / "examples"
 
 # ROOK's parameters (`parameter_query_user_id`, `parameter_query_date`), documented as ROOK does.
 # The handler reads them itself so that a bad one is ROOK's 400, not a generic 422.
@@ -59,6 +66,15 @@ def build_router() -> APIRouter:
     for spec in STRUCTURES:
         _add_route(router, spec)
     return router
+
+
+def example_file_name(spec: StructureSpec) -> str:
+    """The name, in `EXAMPLES_DIR`, of the example answer of `spec`'s route."""
+    return f"{spec.pillar.value}.{spec.data_structure.value}.json"
+
+
+def _example(spec: StructureSpec) -> Any:
+    return json.loads((EXAMPLES_DIR / example_file_name(spec)).read_text(encoding="utf-8"))
 
 
 def _add_route(router: APIRouter, spec: StructureSpec) -> None:
@@ -96,6 +112,10 @@ def _add_route(router: APIRouter, spec: StructureSpec) -> None:
         ),
         response_model=document_type,
         responses={
+            HTTPStatus.OK.value: {
+                "description": f"ROOK's `{spec.schema_name}`: {what}.",
+                "content": {JSON: {"example": _example(spec)}},
+            },
             HTTPStatus.NO_CONTENT.value: {"description": "No document for that user and date."},
             **error_responses(
                 HTTPStatus.BAD_REQUEST, HTTPStatus.UNAUTHORIZED, HTTPStatus.TOO_MANY_REQUESTS

@@ -6,7 +6,7 @@ from datetime import datetime
 from http import HTTPStatus
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from rookery.api.deps import ClientDep, SessionDep
 from rookery.api.errors import error_responses
@@ -36,6 +36,31 @@ class Backfill(BaseModel):
 class SyncStatusBody(BaseModel):
     """A user's Withings sync: connection, backfill progress, latest notification, fetch and
     error."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": "user-1",
+                    "data_source": "Withings",
+                    "connection_state": "linked",
+                    "timezone": "Europe/Paris",
+                    "backfill": {
+                        "status": "done",
+                        "steps_done": 12,
+                        "steps_total": 12,
+                        "started_at": "2026-11-20T12:00:03.120000Z",
+                        "finished_at": "2026-11-20T12:03:41.870000Z",
+                    },
+                    "last_notification_at": "2026-11-21T06:52:10.004000Z",
+                    "last_fetch_at": "2026-11-21T06:52:11.310000Z",
+                    "last_error": None,
+                    "last_error_at": None,
+                    "pending_fetches": 0,
+                }
+            ]
+        }
+    )
 
     user_id: str
     data_source: str = "Withings"
