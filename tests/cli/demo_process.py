@@ -88,8 +88,12 @@ class Demo:
 
 
 @contextmanager
-def running_demo(data_dir: Path, *, backfill_days: int = 3) -> Iterator[Demo]:
-    """`rookery demo` on free ports with `data_dir`; killed if the test leaves it running."""
+def running_demo(
+    data_dir: Path, *, backfill_days: int = 3, ports: tuple[int, int, int] = (0, 0, 0)
+) -> Iterator[Demo]:
+    """`rookery demo` with `data_dir` on `ports` (Rookery, sandbox, receiver; 0: any free);
+    killed if the test leaves it running."""
+    port, sandbox_port, receiver_port = ports
     process = subprocess.Popen(
         [
             str(ROOKERY),
@@ -97,11 +101,11 @@ def running_demo(data_dir: Path, *, backfill_days: int = 3) -> Iterator[Demo]:
             "--data-dir",
             str(data_dir),
             "--port",
-            "0",
+            str(port),
             "--sandbox-port",
-            "0",
+            str(sandbox_port),
             "--receiver-port",
-            "0",
+            str(receiver_port),
             "--backfill-days",
             str(backfill_days),
         ],

@@ -1,6 +1,7 @@
 """`rookery demo` as a user runs it: a subprocess on free loopback ports. Link a sandbox user
 through the printed connections page, see its deliveries printed, stop it with Ctrl-C (SIGINT),
-and run it again on the same folder: the same client comes back."""
+and run it again on the same folder: the same client comes back, and the sandbox still knows
+the linked user's tokens and subscriptions, so its next change is delivered."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import re
 import socket
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import httpx2
 import pytest
@@ -33,6 +36,7 @@ from tests.cli.demo_process import (
     link,
     running_demo,
 )
+from tests.sandbox.process import free_ports
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -44,7 +48,12 @@ DOCUMENT_LINE = re.compile(
 
 def test_demo_links_delivers_stops_cleanly_and_reuses_its_client(tmp_path: Path) -> None:
     data_dir = tmp_path / "demo"
-    with running_demo(data_dir) as demo:
+    # The same ports in both runs, as `make demo` has: the sandbox's saved subscriptions call
+    # back Rookery's URL of the first run.
+    rookery_port, sandbox_port, receiver_port = free_ports(3)
+    ports = (rookery_port, sandbox_port, receiver_port)
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+    with running_demo(data_dir, ports=ports) as demo:
         started = time.monotonic()
         page_url = demo.wait_for(PAGE_LINE, START_TIMEOUT_S)["url"]
         ready_s = time.monotonic() - started
@@ -70,7 +79,7 @@ def test_demo_links_delivers_stops_cleanly_and_reuses_its_client(tmp_path: Path)
     print(f"demo ready in {ready_s:.1f} s; first data delivery {first_data_s:.1f} s after linking")
 
     client_file = (data_dir / "client.json").read_text()
-    with running_demo(data_dir) as again:
+    with running_demo(data_dir, ports=ports) as again:
         second_url = again.wait_for(PAGE_LINE, START_TIMEOUT_S)["url"]
         again.wait_for(re.compile(r"^Reusing the demo client of an earlier run"), 5)
         # The user linked in the first run is still linked, and nothing is delivered again.
@@ -83,6 +92,32 @@ def test_demo_links_delivers_stops_cleanly_and_reuses_its_client(tmp_path: Path)
         assert sync["connection_state"] == "linked", sync
         time.sleep(3)
         again.drain()
+        # The sandbox kept the user's subscription and tokens: a weight typed in for a day no
+        # earlier delivery covered is notified, fetched with the first run's token, delivered.
+        account = next(
+            u
+            for u in httpx2.get(f"{sandbox_url}/_sandbox/users").json()["users"]
+            if str(u["userid"]) == userid
+        )
+        weighed_at = int(time.time()) - 20 * 86_400
+        added = httpx2.post(
+            f"{sandbox_url}/_sandbox/users/{userid}/records",
+            json={
+                "kind": "measuregrps",
+                "record": {
+                    "date": weighed_at,
+                    "measures": [{"value": 80_123, "type": 1, "unit": -3}],
+                },
+            },
+        )
+        assert added.status_code == 200, added.text
+        assert len(added.json()["deliveries"]) == 1, added.text
+        day = datetime.fromtimestamp(weighed_at, ZoneInfo(account["timezone"])).date()
+        again.wait_for(
+            re.compile(rf"_summary\s+withings-{userid}\s+{day.isoformat()}\s+v\d+.*signed ✓"),
+            30,
+            new_only=True,
+        )
         status, stderr = again.interrupt()
     # What the first run left queued goes out now; nothing goes out twice.
     printed = [

@@ -28,11 +28,10 @@ ALL_SCOPES = "user.info,user.metrics,user.activity,user.sleepevents"
 
 
 @dataclass
-class Running:
-    """A sandbox being served, with its state at hand and an HTTP client."""
+class SandboxClient:
+    """An HTTP client of a sandbox served at `url` (in this process or another)."""
 
     url: str
-    sandbox: Sandbox
     http: httpx2.Client
 
     def api(self, path: str, token: str | None = None, **params: Any) -> dict[str, Any]:
@@ -90,6 +89,13 @@ class Running:
         self.control("POST", "clock", advance_s=seconds)
 
 
+@dataclass
+class Running(SandboxClient):
+    """A sandbox served by this process, with its state at hand."""
+
+    sandbox: Sandbox
+
+
 RunSandbox = Callable[..., Running]
 
 
@@ -111,7 +117,7 @@ def run_sandbox(server_pool: ServerPool) -> Iterator[RunSandbox]:
             app = create_sandbox_app(SandboxSettings(**options), world or make_world())
             url = stack.enter_context(server_pool.serving(app))
             http = stack.enter_context(httpx2.Client(base_url=url, timeout=10))
-            return Running(url, app.sandbox, http)
+            return Running(url, http, app.sandbox)
 
         yield start
 

@@ -100,7 +100,7 @@ def tls_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         serve(app, ssl_keyfile=keyfile, ssl_certfile=certfile) as url,
         httpx2.Client(base_url=url, verify=False, timeout=10) as http,
     ):
-        yield Running(url, app.sandbox, http)
+        yield Running(url, http, app.sandbox)
 
 
 async def _read_everything(port: int, token: str, callback: str) -> dict[str, Any]:

@@ -8,9 +8,13 @@ stops the rest. The cost is that the sandbox's data generation shares the loop w
 with a few users that is milliseconds.
 
 Everything durable lives in the demo folder (default `var/demo/`): the SQLite database, the
-encryption key, the demo client's credentials (`client.json`, created once and reused) and the
-operator token (`admin.token`). The sandbox keeps its tokens in memory, so an account linked
-in an earlier run asks to be reconnected.
+encryption key, the demo client's credentials (`client.json`, created once and reused), the
+operator token (`admin.token`) and the sandbox's state (`sandbox.json`: its tokens,
+subscriptions, record edits and clock, see `rookery sandbox --state`). So a second run carries
+on where the first stopped: an account linked earlier is still linked on both sides, its
+tokens still work and refresh, its changes are still notified, and the sandbox serves the same
+data (what arrived while the demo was stopped is notified when it starts again). A sandbox
+state from another `--users` count is refused with one line.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ LOOPBACK: Final = "127.0.0.1"
 DATA_PATH: Final = "/webhooks/data"
 EVENTS_PATH: Final = "/webhooks/events"
 CLIENT_FILE: Final = "client.json"
+SANDBOX_STATE_FILE: Final = "sandbox.json"
 ADMIN_TOKEN_FILE: Final = "admin.token"  # noqa: S105 - a file name
 CLIENT_NAME: Final = "Rookery demo"
 # The population's seed. With 23 the first user (the one the banner suggests) owns every kind
@@ -324,24 +329,42 @@ async def _main(
     from rookery.delivery.receiver import VerifyingReceiver
     from rookery.sandbox.server import create_sandbox_app
     from rookery.sandbox.settings import SandboxSettings
+    from rookery.sandbox.state import ForeignStateError, Identity, StateError, StateFile
     from rookery.sandbox.synth import generate_population
 
     # The demo speaks through its own lines; Rookery's info logs would drown them.
     logging.getLogger("rookery").setLevel(logging.WARNING)
     receiver_url = sockets.url(sockets.receiver)
-    now_utc = datetime.fromtimestamp(int(time.time()), UTC)
-    population = generate_population(
-        users, SANDBOX_SEED, now_utc=now_utc, history_days=SANDBOX_HISTORY_DAYS
-    )
+    now = int(time.time())
     # The sandbox's default app credentials are the ones Rookery's settings default to; the
     # environment is not read, so a real Withings app configured there cannot split the two.
     sandbox_settings = SandboxSettings(
-        clock_speed=1.0, start_at_epoch=now_utc.timestamp(), seed=SANDBOX_SEED
+        clock_speed=1.0, start_at_epoch=float(now), seed=SANDBOX_SEED
     )
+    state = StateFile(
+        data_dir / SANDBOX_STATE_FILE,
+        Identity(SANDBOX_SEED, users, SANDBOX_HISTORY_DAYS, sandbox_settings.client_id),
+    )
+    try:
+        resume = state.resume(now)
+        population = generate_population(
+            users,
+            SANDBOX_SEED,
+            now_utc=datetime.fromtimestamp(resume.generated_at, UTC),
+            history_days=SANDBOX_HISTORY_DAYS,
+        )
+        sandbox_app = create_sandbox_app(sandbox_settings, population, state=state, resume=resume)
+    except ForeignStateError as error:
+        raise DemoError(
+            f"{state.path} is the sandbox of a demo run with --users {error.saved.users}; "
+            f"run with --users {error.saved.users}, or another --data-dir"
+        ) from None
+    except StateError as error:
+        raise DemoError(str(error)) from None
     arrivals: asyncio.Queue[Arrival] = asyncio.Queue()
     rookery = create_app(settings, with_worker=True)
     servers = [
-        (_server(create_sandbox_app(sandbox_settings, population)), sockets.sandbox),
+        (_server(sandbox_app), sockets.sandbox),
         (
             _server(
                 VerifyingReceiver(

@@ -17,6 +17,7 @@ from rookery.sandbox.notices import RecordKind
 from rookery.sandbox.notify import Notification, parse_appli
 from rookery.sandbox.protocol import WithingsStatusError
 from rookery.sandbox.records import Change, SandboxUser
+from rookery.sandbox.state import Edit
 from rookery.withings.codes import APPLIS, Appli
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ class Controls:
         if not isinstance(record, dict):
             raise ControlError("record must be a JSON object")
         sandbox = self._sandbox
-        change = sandbox.world.add_record(user.userid, kind, record, at_utc=sandbox.clock.now_utc())
+        change = sandbox.edit(Edit("add", user.userid, kind, sandbox.clock.now(), body=record))
         return await self._published(change)
 
     async def update_record(self, request: Request) -> dict[str, Any]:
@@ -101,8 +102,8 @@ class Controls:
         if not isinstance(changes, dict):
             raise ControlError("changes must be a JSON object")
         sandbox = self._sandbox
-        change = sandbox.world.update_record(
-            user.userid, kind, key, changes, at_utc=sandbox.clock.now_utc()
+        change = sandbox.edit(
+            Edit("update", user.userid, kind, sandbox.clock.now(), key, body=changes)
         )
         return await self._published(change)
 
@@ -110,7 +111,9 @@ class Controls:
         """Delete one record by kind and key, and notify."""
         user = self._user(request)
         kind, key = _kind(request.path_params["kind"]), _key(request.path_params["key"])
-        return await self._published(self._sandbox.world.remove_record(user.userid, kind, key))
+        sandbox = self._sandbox
+        change = sandbox.edit(Edit("delete", user.userid, kind, sandbox.clock.now(), key))
+        return await self._published(change)
 
     async def _published(self, change: Change) -> dict[str, Any]:
         notification = Notification.from_change(change)

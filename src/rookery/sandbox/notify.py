@@ -142,10 +142,17 @@ def parse_appli(raw: str | None, *, default: Appli | None = None) -> Appli:
 
 
 class SubscriptionStore:
-    """Every subscription, per user."""
+    """Every subscription, per user. `on_change` is called after every change (for the state
+    file)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_change: Callable[[], None] = lambda: None) -> None:
         self._by_user: dict[int, list[Subscription]] = {}
+        self._on_change = on_change
+
+    @property
+    def userids(self) -> list[int]:
+        """The users with at least one subscription."""
+        return [userid for userid, subs in self._by_user.items() if subs]
 
     def of(self, userid: int, appli: Appli | None = None) -> list[Subscription]:
         """A user's subscriptions, optionally of one appli."""
@@ -166,6 +173,24 @@ class SubscriptionStore:
             self._by_user.setdefault(subscription.userid, []).append(subscription)
         else:
             existing.comment = subscription.comment
+        self._on_change()
+
+    def update(
+        self,
+        subscription: Subscription,
+        *,
+        callbackurl: str | None = None,
+        appli: Appli | None = None,
+        comment: str | None = None,
+    ) -> None:
+        """Change what is given of one subscription."""
+        if callbackurl is not None:
+            subscription.callbackurl = callbackurl
+        if appli is not None:
+            subscription.appli = appli
+        if comment is not None:
+            subscription.comment = comment
+        self._on_change()
 
     def remove(
         self, userid: int, appli: Appli | None = None, callbackurl: str | None = None
@@ -181,7 +206,34 @@ class SubscriptionStore:
             )
         ]
         self._by_user[userid] = kept
+        if len(kept) < len(subs):
+            self._on_change()
         return len(subs) - len(kept)
+
+    def export(self) -> list[dict[str, Any]]:
+        """Every subscription, for the state file (`restore` reads it back)."""
+        return [
+            {
+                "userid": s.userid,
+                "appli": int(s.appli),
+                "callbackurl": s.callbackurl,
+                "comment": s.comment,
+            }
+            for subs in self._by_user.values()
+            for s in subs
+        ]
+
+    def restore(self, saved: list[Mapping[str, Any]]) -> None:
+        """Take back what `export` gave; `KeyError`/`TypeError`/`ValueError` when malformed."""
+        self._by_user = {}
+        for row in saved:
+            subscription = Subscription(
+                int(row["userid"]),
+                Appli(int(row["appli"])),
+                str(row["callbackurl"]),
+                str(row["comment"]),
+            )
+            self._by_user.setdefault(subscription.userid, []).append(subscription)
 
 
 class Notifier:
@@ -328,14 +380,14 @@ class NotifyService:
         new_appli = parse_appli(params["new_appli"]) if params.get("new_appli") else None
         if new_url is None and new_appli is None and "comment" not in params:
             raise invalid_params("one of new_callbackurl, new_appli or comment is required")
-        if new_url is not None:
-            await self._check_callback(new_url)
-            subscription.callbackurl = new_url
+        # Every check before any change: a refused update changes nothing.
         if new_appli is not None:
             self._check_scope(grant, new_appli)
-            subscription.appli = new_appli
-        if "comment" in params:
-            subscription.comment = params["comment"]
+        if new_url is not None:
+            await self._check_callback(new_url)
+        self._subscriptions.update(
+            subscription, callbackurl=new_url, appli=new_appli, comment=params.get("comment")
+        )
         return {}
 
     def _check_scope(self, grant: AccessGrant, appli: Appli) -> None:

@@ -108,10 +108,15 @@ def parse_scopes(raw: str) -> tuple[Scope, ...]:
 
 
 class AuthStore:
-    """Codes, tokens and nonces of the sandbox's one app, timed by the sandbox clock."""
+    """Codes, tokens and nonces of the sandbox's one app, timed by the sandbox clock.
 
-    def __init__(self, clock: SandboxClock) -> None:
+    `on_change` is called after every change to the tokens (not to codes or nonces, which live
+    for seconds to minutes), so that a state file can be saved before the answer goes out.
+    """
+
+    def __init__(self, clock: SandboxClock, on_change: Callable[[], None] = lambda: None) -> None:
         self._clock = clock
+        self._on_change = on_change
         self._codes: dict[str, CodeGrant] = {}
         self._access: dict[str, AccessGrant] = {}
         self._refresh: dict[str, RefreshGrant] = {}
@@ -144,9 +149,10 @@ class AuthStore:
             or (grant.dies_at is not None and grant.dies_at <= now)
         ):
             raise invalid_params("invalid refresh_token")
-        pair = self.issue_pair(grant.userid, grant.scopes, retires=refresh_token)
+        pair = self._issue(grant.userid, grant.scopes, retires=refresh_token)
         grace_end = now + REFRESH_GRACE_S
         grant.dies_at = grace_end if grant.dies_at is None else min(grant.dies_at, grace_end)
+        self._on_change()
         return pair
 
     def authenticate(self, access_token: str | None) -> AccessGrant:
@@ -157,17 +163,20 @@ class AuthStore:
         if grant.retires is not None:
             self._refresh.pop(grant.retires, None)
             grant.retires = None
+            self._on_change()
         return grant
 
     def revoke_access(self, access_token: str) -> None:
         """Kill one access token (the revoked-token fault)."""
-        self._access.pop(access_token, None)
+        if self._access.pop(access_token, None) is not None:
+            self._on_change()
 
     def revoke_user(self, userid: int) -> None:
         """Kill every token of a user."""
         for table in (self._access, self._refresh):
             for token in [t for t, g in table.items() if g.userid == userid]:
                 del table[token]
+        self._on_change()
 
     def new_nonce(self) -> str:
         """A single-use nonce valid for 30 minutes."""
@@ -199,10 +208,69 @@ class AuthStore:
             ],
         }
 
-    def issue_pair(
+    def issue_pair(self, userid: int, scopes: tuple[Scope, ...]) -> TokenPair:
+        """A new access and refresh token."""
+        pair = self._issue(userid, scopes)
+        self._on_change()
+        return pair
+
+    def export(self) -> dict[str, Any]:
+        """The tokens, for the state file (`restore` reads it back)."""
+        now = self._clock.now()
+        return {
+            "access": [
+                {
+                    "token": g.token,
+                    "userid": g.userid,
+                    "scopes": sorted(g.scopes),
+                    "expires_at": g.expires_at,
+                    "retires": g.retires,
+                }
+                for g in self._access.values()
+                if g.expires_at > now
+            ],
+            "refresh": [
+                {
+                    "token": g.token,
+                    "userid": g.userid,
+                    "scopes": list(g.scopes),
+                    "expires_at": g.expires_at,
+                    "dies_at": g.dies_at,
+                }
+                for g in self._refresh.values()
+                if g.expires_at > now and (g.dies_at is None or g.dies_at > now)
+            ],
+        }
+
+    def restore(self, saved: Mapping[str, Any]) -> None:
+        """Take back the tokens `export` gave (expiries and rotation state included);
+        `KeyError`/`TypeError`/`ValueError` when malformed."""
+        access = [
+            AccessGrant(
+                str(row["token"]),
+                int(row["userid"]),
+                frozenset(Scope(s) for s in row["scopes"]),
+                float(row["expires_at"]),
+                None if row["retires"] is None else str(row["retires"]),
+            )
+            for row in saved["access"]
+        ]
+        refresh = [
+            RefreshGrant(
+                str(row["token"]),
+                int(row["userid"]),
+                tuple(Scope(s) for s in row["scopes"]),
+                float(row["expires_at"]),
+                None if row["dies_at"] is None else float(row["dies_at"]),
+            )
+            for row in saved["refresh"]
+        ]
+        self._access = {g.token: g for g in access}
+        self._refresh = {g.token: g for g in refresh}
+
+    def _issue(
         self, userid: int, scopes: tuple[Scope, ...], *, retires: str | None = None
     ) -> TokenPair:
-        """A new access and refresh token; the access token's first use kills `retires`."""
         now = self._clock.now()
         access = AccessGrant(
             secrets.token_hex(20), userid, frozenset(scopes), now + ACCESS_TTL_S, retires

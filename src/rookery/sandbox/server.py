@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
 from typing import Any, Final
 
 import httpx2
@@ -36,6 +38,7 @@ from rookery.sandbox.protocol import (
 )
 from rookery.sandbox.records import Account, Change, SandboxUser
 from rookery.sandbox.settings import SandboxSettings
+from rookery.sandbox.state import Edit, Resume, Snapshot, StateError, StateFile
 from rookery.sandbox.world import SandboxWorld
 from rookery.withings.codes import Scope as DataScope
 
@@ -43,23 +46,44 @@ OAUTH_PATHS: Final = frozenset({"/v2/oauth2", "/v2/signature"})
 NOTIFY_PATH: Final = "/notify"
 # How often live mode runs while the clock runs by itself, in real seconds.
 LIVE_TICK_S: Final = 1.0
+# How often, in real seconds at most, the state file is rewritten only because time went on.
+# Grants, subscriptions and edits are saved at once (they cannot be regenerated); time lost to a
+# SIGKILL only makes the next start notify the last few seconds of live data again.
+PROGRESS_SAVE_S: Final = 5.0
 _JSON_HEADERS: Final = [(b"content-type", b"application/json")]
 
 
 class Sandbox:
-    """The sandbox's state and behaviour, shared by the API, the consent page and the controls."""
+    """The sandbox's state and behaviour, shared by the API, the consent page and the controls.
+
+    With a `state` file, `resume` says where to start (its clock start overrides the settings')
+    and what to restore; every change that matters is saved to the file before it is answered.
+    """
 
     def __init__(
-        self, settings: SandboxSettings, world: SandboxWorld, http: httpx2.AsyncClient
+        self,
+        settings: SandboxSettings,
+        world: SandboxWorld,
+        http: httpx2.AsyncClient,
+        *,
+        state: StateFile | None = None,
+        resume: Resume | None = None,
     ) -> None:
         self.settings = settings
         self.world = world
         self.accounts: dict[int, Account] = {a.userid: a for a in world.accounts}
         self.clock = SandboxClock(
-            speed=settings.clock_speed, start_at_epoch=settings.start_at_epoch
+            speed=settings.clock_speed,
+            start_at_epoch=settings.start_at_epoch if resume is None else resume.clock_at,
         )
-        self.auth = AuthStore(self.clock)
-        self.subscriptions = SubscriptionStore()
+        self._state = state
+        self._generated_at = int(self.clock.now()) if resume is None else resume.generated_at
+        self._edits: list[Edit] = []
+        self._world_at = self.clock.now_utc()
+        self._saved_world_at: datetime | None = None
+        self._saved_real = time.monotonic()
+        self.auth = AuthStore(self.clock, self._changed)
+        self.subscriptions = SubscriptionStore(self._changed)
         self.faults = FaultPlan(settings.seed)
         self.notifier = Notifier(
             http, self.clock, settings, self.subscriptions, self.faults.draw_duplicate
@@ -71,7 +95,79 @@ class Sandbox:
         self.notify_api = NotifyService(settings, self.subscriptions, self.notifier)
         self.limiter = RateLimiter(self.clock, settings.rate_limit_per_minute)
         self.calls = CallLog(settings.call_log_size)
+        if resume is not None and resume.snapshot is not None:
+            self._restore(resume.snapshot)
         self.clock.on_change(self.notifier.wakeup.set)
+        self.clock.on_change(self._changed)
+
+    def _restore(self, snapshot: Snapshot) -> None:
+        """Rebuild the saved state: the edits replayed at their times (their notifications went
+        out in the earlier run), live mode up to where it had got, then grants and
+        subscriptions. Subscribed users are woken, so what arrived while the sandbox was down
+        is notified by the first round of live mode, as Withings would have."""
+        try:
+            for edit in snapshot.edits:
+                self.world.advance(edit.at_utc)
+                edit.apply(self.world)
+            self.world.advance(snapshot.world_at_utc)
+            self.auth.restore(snapshot.grants)
+            self.subscriptions.restore(snapshot.subscriptions)
+            for userid in self.subscriptions.userids:
+                self.world.user(userid)
+        except (LookupError, TypeError, ValueError) as error:
+            where = self._state.path if self._state is not None else "the saved state"
+            raise StateError(
+                f"{where} does not fit this sandbox ({type(error).__name__}: {error}); "
+                "delete it to start afresh"
+            ) from None
+        self._world_at = snapshot.world_at_utc
+        self._edits = list(snapshot.edits)
+
+    def _changed(self) -> None:
+        """Something a restart must keep changed: save it now, before it is answered."""
+        self.save()
+
+    def save(self) -> None:
+        """Write the state file (if any), atomically."""
+        if self._state is None:
+            return
+        self._state.write(
+            {
+                "generated_at": self._generated_at,
+                "clock_now": self.clock.now(),
+                "world_at": self._world_at.timestamp(),
+                "grants": self.auth.export(),
+                "subscriptions": self.subscriptions.export(),
+                "edits": [edit.as_json() for edit in self._edits],
+            }
+        )
+        self._saved_world_at = self._world_at
+        self._saved_real = time.monotonic()
+
+    def _save_progress(self) -> None:
+        """Save how far time went, at most every `PROGRESS_SAVE_S` real seconds."""
+        if (
+            self._world_at != self._saved_world_at
+            and time.monotonic() - self._saved_real >= PROGRESS_SAVE_S
+        ):
+            self.save()
+
+    def edit(self, edit: Edit) -> Change:
+        """Make a control endpoint's record change and journal it; the change to notify.
+
+        Live mode is first brought up to the edit's time (and what it adds is notified), so
+        that a restart, replaying the edit after advancing to that time, gets the same records.
+        """
+        self.publish(self._advance_world(edit.at_utc))
+        change = edit.apply(self.world)
+        self._edits.append(edit)
+        self._changed()
+        return change
+
+    def _advance_world(self, until_utc: datetime) -> list[Change]:
+        changes = self.world.advance(until_utc)
+        self._world_at = until_utc
+        return changes
 
     def user(self, userid: int) -> SandboxUser:
         """A user with its data (generated on first use); 401 for a token of no known user."""
@@ -175,7 +271,7 @@ class Sandbox:
 
     async def settle(self) -> None:
         """Run live mode up to now, then every delivery that is due, and wait for them."""
-        self.publish(self.world.advance(self.clock.now_utc()))
+        self.publish(self._advance_world(self.clock.now_utc()))
         await self.notifier.run_due()
 
     async def run_background(self) -> None:
@@ -183,6 +279,7 @@ class Sandbox:
         while True:
             self.notifier.wakeup.clear()
             await self.settle()
+            self._save_progress()
             due_at = self.notifier.next_due_at()
             wait_s = None if due_at is None else self.clock.real_seconds_until(due_at)
             if self.clock.speed > 0:
@@ -303,11 +400,18 @@ def create_sandbox_app(
     world: SandboxWorld,
     *,
     http: httpx2.AsyncClient | None = None,
+    state: StateFile | None = None,
+    resume: Resume | None = None,
 ) -> SandboxApp:
     """The sandbox as an ASGI app. Notifications and callback probes go through `http`
-    (a client of its own, closed at shutdown, when none is given)."""
+    (a client of its own, closed at shutdown, when none is given). With a `state` file, the
+    sandbox starts as `resume` says (from `state.resume(now)`, with `world` generated at its
+    `generated_at`), saves every change that matters and saves once more at shutdown.
+    `StateError` when the saved state cannot be restored or the file cannot be written (it is
+    written once here, so that a bad path fails at start rather than at the first change)."""
     client = http if http is not None else httpx2.AsyncClient()
-    sandbox = Sandbox(settings, world, client)
+    sandbox = Sandbox(settings, world, client, state=state, resume=resume)
+    sandbox.save()
     page = consent.ConsentPage(settings, sandbox.auth, list(sandbox.accounts.values()))
 
     @contextlib.asynccontextmanager
@@ -319,6 +423,7 @@ def create_sandbox_app(
             background.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await background
+            sandbox.save()
             if http is None:
                 await client.aclose()
 
