@@ -22,6 +22,7 @@ from rookery.api.errors import install_error_handlers
 from rookery.api.health import router as health_router
 from rookery.api.metrics import router as metrics_router
 from rookery.api.notify import router as notify_router
+from rookery.api.openapi import RookeryAPI
 from rookery.api.processed_data import build_router as processed_data_router
 from rookery.api.sync_status import router as sync_status_router
 from rookery.api.throttle import FailureThrottle
@@ -105,7 +106,7 @@ def create_app(
             async with jobs_running(resources), open_sender(resources):
                 yield
 
-    app = FastAPI(
+    app = RookeryAPI(
         title="Rookery",
         version=__version__,
         description=(
