@@ -237,6 +237,16 @@ def test_dashboard_shows_the_users_data_and_redelivers(
     page.get_by_role("link", name="Rookery demo").click()
     expect(page.locator(f'#users tr[data-user="{user_id}"]')).to_contain_text("linked")
     _shoot(page, "2-client-light")
+    # The delivery log's instants are the reader's wall clock; its heading names the zone.
+    zone_heading = page.locator("#deliveries thead [data-local-zone]")
+    expect(zone_heading).not_to_have_text("(UTC)")
+    assert zone_heading.inner_text() == page.evaluate(
+        """() => `(${new Intl.DateTimeFormat(undefined, {timeZoneName: "shortGeneric"})
+            .formatToParts(new Date()).find((part) => part.type === "timeZoneName").value})`"""
+    )
+    created = page.locator("#deliveries tbody time").first
+    stamp = datetime.fromisoformat(created.get_attribute("datetime") or "")
+    expect(created).to_have_text(f"{stamp.astimezone(ZoneInfo(READER_ZONE)):%Y-%m-%d %H:%M:%S}")
     assert admin_token not in page.url
 
     # The user's page over the backfilled days.
@@ -249,7 +259,7 @@ def test_dashboard_shows_the_users_data_and_redelivers(
     fetched = page.locator("#sync dt:text-is('Last fetch') + dd time")
     stamp = datetime.fromisoformat(fetched.get_attribute("datetime") or "")
     local = stamp.astimezone(ZoneInfo(READER_ZONE))
-    expect(fetched).to_have_text(f"{local:%d/%m/%Y, %H:%M:%S} GMT+5:30")
+    expect(fetched).to_have_text(f"{local:%Y-%m-%d %H:%M:%S} GMT+5:30")
     assert fetched.get_attribute("title") == f"{stamp:%Y-%m-%d %H:%M:%S} UTC"
 
     # The default range is the 30 days ending today in the user's time zone (not UTC's).

@@ -109,14 +109,18 @@ def _moment_text(value: datetime | None) -> str:
     return "—" if value is None else f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
-def _moment(value: datetime | None) -> Markup | str:
+def _moment(value: datetime | None, *, compact: bool = False) -> Markup | str:
     """A stored instant as a `<time>` element: written in UTC, which `local-time.js` rewrites
-    in the reader's own time zone (the server does not know it)."""
+    in the reader's own time zone (the server does not know it). `compact` leaves the zone out,
+    for table columns whose heading names it (`data-local-zone`)."""
     if value is None:
         return "—"
     at_utc = value.astimezone(UTC)
-    return Markup('<time datetime="{}" data-local>{}</time>').format(
-        at_utc.isoformat(timespec="seconds").replace("+00:00", "Z"), _moment_text(at_utc)
+    text = f"{at_utc:%Y-%m-%d %H:%M:%S}" if compact else _moment_text(at_utc)
+    return Markup('<time datetime="{}" data-local="{}">{}</time>').format(
+        at_utc.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "compact" if compact else "full",
+        text,
     )
 
 

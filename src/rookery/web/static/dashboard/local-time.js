@@ -1,12 +1,21 @@
 // Stored instants reach the page in UTC (the server does not know the reader's time zone);
-// here they are rewritten in the reader's own zone. Without scripts the page still reads, in UTC.
+// here they are rewritten in the reader's own zone, as ISO-like dates like the rest of the page.
+// Without scripts the page still reads, in UTC.
 "use strict";
-const localTime = new Intl.DateTimeFormat(undefined, {
+const wallClock = new Intl.DateTimeFormat("sv-SE", {
   year: "numeric", month: "2-digit", day: "2-digit",
-  hour: "2-digit", minute: "2-digit", second: "2-digit",
-  hourCycle: "h23", timeZoneName: "short",
+  hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
 });
+const zoneNamer = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" });
+const zoneAt = (at) => zoneNamer.formatToParts(at).find((part) => part.type === "timeZoneName")?.value ?? "";
 for (const element of document.querySelectorAll("time[data-local]")) {
-  element.title = element.textContent;
-  element.textContent = localTime.format(new Date(element.dateTime));
+  const at = new Date(element.dateTime);
+  element.title = element.textContent.includes("UTC") ? element.textContent : `${element.textContent} UTC`;
+  element.textContent = element.dataset.local === "compact" ? wallClock.format(at) : `${wallClock.format(at)} ${zoneAt(at)}`;
+}
+// Compact instants leave the zone to their column's heading, named without its DST season.
+const zone = new Intl.DateTimeFormat(undefined, { timeZoneName: "shortGeneric" })
+  .formatToParts(new Date()).find((part) => part.type === "timeZoneName")?.value ?? "";
+for (const element of document.querySelectorAll("[data-local-zone]")) {
+  element.textContent = `(${zone})`;
 }
