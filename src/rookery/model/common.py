@@ -98,9 +98,17 @@ def format_datetime(moment: datetime) -> str:
     before 1911) is rounded to the nearest minute, halves away from zero, and the wall time moves
     with it, so that the text still names the same instant.
     """
+    text = moment.isoformat()
+    # Only an aware datetime with whole seconds (as Withings' instants always are) and a
+    # whole-minute offset is written in 25 characters, `2023-11-14T23:00:00+01:00`: ROOK's text
+    # is then this one with microseconds put in, and `Z` for zero. Reading the offset from the
+    # text rather than asking the zone for it a second time saves a sixth of the common case.
+    if len(text) == 25:
+        offset_text = text[19:]
+        return text[:19] + (".000000Z" if offset_text == "+00:00" else ".000000" + offset_text)
     offset = moment.utcoffset()
     if offset is None:
-        raise ValueError(f"naive datetime {moment.isoformat()}: ROOK datetimes carry an offset")
+        raise ValueError(f"naive datetime {text}: ROOK datetimes carry an offset")
     suffix, shift = _rook_offset(offset)
     if shift:
         try:
@@ -110,11 +118,10 @@ def format_datetime(moment: datetime) -> str:
                 f"{moment.isoformat()} cannot be written with a ±HH:MM offset"
             ) from exc
         return shifted.isoformat(timespec="microseconds") + suffix
-    # isoformat() without arguments is the fastest spelling; it leaves out zero microseconds,
-    # which Withings' whole-second instants always are.
+    # isoformat() without arguments is the fastest spelling; it leaves out zero microseconds.
     if moment.microsecond:
-        return moment.isoformat()[:26] + suffix
-    return moment.isoformat()[:19] + ".000000" + suffix
+        return text[:26] + suffix
+    return text[:19] + ".000000" + suffix
 
 
 @lru_cache(maxsize=1024)

@@ -43,8 +43,9 @@ def ecg_heart_rate_events(page: HeartPage, ctx: UserContext) -> list[Produced]:
             continue
         at = local_datetime(record.timestamp, ctx.timezone)
         metadata = event_metadata(at, ctx.user_id, under_physical_activity=False)
-        event = heart_rate_event(metadata, hr_bpm, metadata.datetime_string, (dict(record.raw),))
-        document = BodyHeartRateEventDocument.of(
+        # One validation, with the document: the model copies the record.
+        event = heart_rate_event(metadata, hr_bpm, metadata.datetime_string, (record.raw,))
+        document = BodyHeartRateEventDocument.of_fields(
             event, client_uuid=ctx.client_uuid, user_id=ctx.user_id
         )
         out.append(produced(document, key, at.date()))

@@ -25,37 +25,22 @@ from typing import Any, Final, NamedTuple
 from zoneinfo import ZoneInfo
 
 from rookery.model.body import (
-    BloodPressureEvent,
     BloodPressureEventDocument,
     BodyHeartRateEventDocument,
-    BodyMetricsEvent,
     BodyMetricsEventDocument,
     BodyOxygenationEventDocument,
-    BodySummary,
     BodySummaryDocument,
-    TemperatureEvent,
     TemperatureEventDocument,
-    TemperatureEventObject,
-    TemperatureEventTemperature,
 )
 from rookery.model.common import (
-    BloodPressure,
     BloodPressureGranularItem,
-    BloodPressureObject,
     BodyMetrics,
     EventDocument,
     EventMetadata,
-    EventStructure,
-    HeartRate,
-    HeartRateEvent,
     HrGranularItem,
-    Oxygenation,
-    OxygenationEvent,
     RookDocument,
     SaturationGranularItem,
-    Temperature,
     TemperatureGranularItem,
-    TemperatureObject,
     event_metadata,
     format_datetime,
     summary_metadata,
@@ -80,7 +65,7 @@ from rookery.transform.time import (
     zone,
 )
 from rookery.withings.codes import MeasureAttrib, MeasureCategory, MeasureType
-from rookery.withings.responses import MeasureGroup, MeasureGroupsPage
+from rookery.withings.responses import MeasureGroup, MeasureGroupsPage, Raw
 
 WHOLE_BODY_POSITION: Final = 7
 MANUAL_ATTRIBS: Final = frozenset({MeasureAttrib.MANUAL, MeasureAttrib.MANUAL_AT_CREATION})
@@ -178,7 +163,7 @@ def _group_events(
     reading = _Reading(
         metadata=event_metadata(when, ctx.user_id, under_physical_activity=False),
         when=when,
-        raw=(dict(group.raw),),
+        raw=(group.raw,),  # the model copies the record: no copy of our own
     )
     documents = (
         _body_metrics(values, reading, heights.at(group.date)),
@@ -199,17 +184,24 @@ class _Reading(NamedTuple):
 
     metadata: EventMetadata
     when: str | None
-    raw: tuple[dict[str, Any], ...]
+    raw: tuple[Raw, ...]
 
 
 class _Event(NamedTuple):
-    """One event of a measure group, and the document class that delivers it."""
+    """One event of a measure group, by ROOK key, and the document class that delivers it.
+
+    The event's sections are plain dicts, validated with the document in one call (`of_fields`):
+    building each section and the event as a model first cost a `BaseModel.__init__` and a
+    validator call per object, a tenth of a measure group's documents.
+    """
 
     document_type: type[EventDocument[Any]]
-    event: EventStructure
+    fields: dict[str, Any]
 
     def document(self, ctx: UserContext) -> RookDocument:
-        return self.document_type.of(self.event, client_uuid=ctx.client_uuid, user_id=ctx.user_id)
+        return self.document_type.of_fields(
+            self.fields, client_uuid=ctx.client_uuid, user_id=ctx.user_id
+        )
 
 
 def _body_metrics(
@@ -223,23 +215,25 @@ def _body_metrics(
     if all(value is None for value in (weight_kg, height_m, muscle_kg, water_kg, bone_kg)):
         return None
     bmi_height_m = positive(height_then_m)
-    metrics = BodyMetrics(
-        weight_kg_float=opt_float(weight_kg),
-        height_cm_int=None if height_m is None else round_half_away(height_m * 100),
-        bmi_float=(
+    metrics = {
+        "weight_kg_float": opt_float(weight_kg),
+        "height_cm_int": None if height_m is None else round_half_away(height_m * 100),
+        "bmi_float": (
             None
             if weight_kg is None or bmi_height_m is None
             else float(weight_kg / (bmi_height_m * bmi_height_m))
         ),
-        muscle_composition_percentage_int=percent_of(muscle_kg, weight_kg),
-        water_composition_percentage_int=percent_of(water_kg, weight_kg),
-        bone_composition_percentage_int=percent_of(bone_kg, weight_kg),
-    )
+        "muscle_composition_percentage_int": percent_of(muscle_kg, weight_kg),
+        "water_composition_percentage_int": percent_of(water_kg, weight_kg),
+        "bone_composition_percentage_int": percent_of(bone_kg, weight_kg),
+    }
     return _Event(
         BodyMetricsEventDocument,
-        BodyMetricsEvent(
-            metadata=reading.metadata, body_metrics=metrics, non_structured_data_array=reading.raw
-        ),
+        {
+            "metadata": reading.metadata,
+            "body_metrics": metrics,
+            "non_structured_data_array": reading.raw,
+        },
     )
 
 
@@ -253,19 +247,20 @@ def _blood_pressure(values: dict[MeasureType, Decimal], reading: _Reading) -> _E
         "systolic_mmHg_int": systolic,
         "diastolic_mmHg_int": diastolic,
     }
-    pressure = BloodPressure(
-        blood_pressure_avg_object=BloodPressureObject(
-            systolic_mmHg_int=systolic, diastolic_mmHg_int=diastolic
-        ),
-        blood_pressure_granular_data_array=(item,),
-    )
+    pressure = {
+        "blood_pressure_avg_object": {
+            "systolic_mmHg_int": systolic,
+            "diastolic_mmHg_int": diastolic,
+        },
+        "blood_pressure_granular_data_array": (item,),
+    }
     return _Event(
         BloodPressureEventDocument,
-        BloodPressureEvent(
-            metadata=reading.metadata,
-            blood_pressure=pressure,
-            non_structured_data_array=reading.raw,
-        ),
+        {
+            "metadata": reading.metadata,
+            "blood_pressure": pressure,
+            "non_structured_data_array": reading.raw,
+        },
     )
 
 
@@ -293,18 +288,18 @@ def _oxygenation(values: dict[MeasureType, Decimal], reading: _Reading) -> _Even
                 "saturation_percentage_int": spo2,
             },
         )
-    oxygenation = Oxygenation(
-        saturation_avg_percentage_int=spo2,
-        saturation_granular_data_array=saturation,
-        vo2max_mL_per_min_per_kg_int=vo2max,
-    )
+    oxygenation = {
+        "saturation_avg_percentage_int": spo2,
+        "saturation_granular_data_array": saturation,
+        "vo2max_mL_per_min_per_kg_int": vo2max,
+    }
     return _Event(
         BodyOxygenationEventDocument,
-        OxygenationEvent(
-            metadata=reading.metadata,
-            oxygenation=oxygenation,
-            non_structured_data_array=reading.raw,
-        ),
+        {
+            "metadata": reading.metadata,
+            "oxygenation": oxygenation,
+            "non_structured_data_array": reading.raw,
+        },
     )
 
 
@@ -321,37 +316,38 @@ def _temperature_event(values: dict[MeasureType, Decimal], reading: _Reading) ->
     if not items:
         return None
     first = items[0]
-    temperature = TemperatureEventTemperature(
-        temperature_avg_object=TemperatureEventObject(
-            temperature_celcius_float=first["temperature_celsius_float"],
-            measurement_type_string=first["measurement_type_string"],
-        ),
-        temperature_granular_data_array=tuple(items),
-    )
+    temperature = {
+        "temperature_avg_object": {
+            "temperature_celcius_float": first["temperature_celsius_float"],
+            "measurement_type_string": first["measurement_type_string"],
+        },
+        "temperature_granular_data_array": tuple(items),
+    }
     return _Event(
         TemperatureEventDocument,
-        TemperatureEvent(
-            metadata=reading.metadata,
-            temperature=temperature,
-            non_structured_data_array=reading.raw,
-        ),
+        {
+            "metadata": reading.metadata,
+            "temperature": temperature,
+            "non_structured_data_array": reading.raw,
+        },
     )
 
 
 def heart_rate_event(
-    metadata: EventMetadata, hr_bpm: int, when: str | None, raw: tuple[dict[str, Any], ...]
-) -> HeartRateEvent:
-    """A heart-rate event holding one spot reading `hr_bpm` taken at `when`."""
+    metadata: EventMetadata, hr_bpm: int, when: str | None, raw: tuple[Raw, ...]
+) -> dict[str, Any]:
+    """The fields of a heart-rate event holding one spot reading `hr_bpm` taken at `when`, by
+    ROOK key, for a heart-rate event document's `of_fields`."""
     item: HrGranularItem = {
         "datetime_string": when,
         "interval_duration_seconds_float": None,
         "hr_bpm_int": hr_bpm,
     }
-    return HeartRateEvent(
-        metadata=metadata,
-        heart_rate=HeartRate(hr_avg_bpm_int=hr_bpm, hr_granular_data_array=(item,)),
-        non_structured_data_array=raw,
-    )
+    return {
+        "metadata": metadata,
+        "heart_rate": {"hr_avg_bpm_int": hr_bpm, "hr_granular_data_array": (item,)},
+        "non_structured_data_array": raw,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -446,7 +442,7 @@ _SUMMARY_METRICS: Final = (
 """The body metrics a body summary carries: the latest value of each over the day."""
 
 
-def _latest(metrics: Sequence[tuple[datetime, BodyMetrics]]) -> BodyMetrics:
+def _latest(metrics: Sequence[tuple[datetime, BodyMetrics]]) -> dict[str, Any]:
     """Each of `_SUMMARY_METRICS` from the latest weigh-in that has it (the first listed of
     equally late ones), in one pass."""
     latest: dict[str, tuple[datetime, Any]] = {}
@@ -457,9 +453,7 @@ def _latest(metrics: Sequence[tuple[datetime, BodyMetrics]]) -> BodyMetrics:
                 current = latest.get(field)
                 if current is None or at > current[0]:
                     latest[field] = (at, value)
-    return BodyMetrics(
-        **{field: latest[field][1] if field in latest else None for field in _SUMMARY_METRICS}
-    )
+    return {field: latest[field][1] if field in latest else None for field in _SUMMARY_METRICS}
 
 
 def _unique(records: Iterable[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
@@ -485,74 +479,76 @@ def body_summary(
     collected = _collect(events)
     if collected.is_empty:
         return None
-    # Only the sections with data are built; the others keep the model's shared empty default.
-    sections: dict[str, Any] = {}
+    # The summary's fields by ROOK key, validated once with the document (see `of_fields`);
+    # only the sections with data are given, the others keep the model's shared empty default.
+    summary: dict[str, Any] = {
+        "metadata": summary_metadata(start_of_day(day, tz), ctx.user_id),
+        "non_structured_data_array": _unique(collected.raw),
+    }
     metrics = collected.metrics
     if metrics:
-        sections["body_metrics"] = _latest(metrics)
+        summary["body_metrics"] = _latest(metrics)
     if collected.pressures:
         pressures = tuple(sorted(collected.pressures, key=_by_time))
-        sections["blood_pressure"] = BloodPressure(
-            blood_pressure_avg_object=BloodPressureObject(
-                systolic_mmHg_int=mean_int([item["systolic_mmHg_int"] for item in pressures]),
-                diastolic_mmHg_int=mean_int([item["diastolic_mmHg_int"] for item in pressures]),
-            ),
-            blood_pressure_granular_data_array=pressures,
-        )
+        summary["blood_pressure"] = {
+            "blood_pressure_avg_object": {
+                "systolic_mmHg_int": mean_int([item["systolic_mmHg_int"] for item in pressures]),
+                "diastolic_mmHg_int": mean_int([item["diastolic_mmHg_int"] for item in pressures]),
+            },
+            "blood_pressure_granular_data_array": pressures,
+        }
     if collected.heart_rates:
         heart_rates = tuple(sorted(collected.heart_rates, key=_by_time))
         hr_values = [item["hr_bpm_int"] for item in heart_rates if item["hr_bpm_int"] is not None]
-        sections["heart_rate"] = HeartRate(
-            hr_avg_bpm_int=mean_int(hr_values),
-            hr_minimum_bpm_int=min(hr_values, default=None),
-            hr_maximum_bpm_int=max(hr_values, default=None),
-            hr_granular_data_array=heart_rates,
-        )
+        summary["heart_rate"] = {
+            "hr_avg_bpm_int": mean_int(hr_values),
+            "hr_minimum_bpm_int": min(hr_values, default=None),
+            "hr_maximum_bpm_int": max(hr_values, default=None),
+            "hr_granular_data_array": heart_rates,
+        }
     if collected.saturations or collected.vo2max:
         saturations = tuple(sorted(collected.saturations, key=_by_time))
-        sections["oxygenation"] = Oxygenation(
-            saturation_avg_percentage_int=mean_int(
+        summary["oxygenation"] = {
+            "saturation_avg_percentage_int": mean_int(
                 [item["saturation_percentage_int"] for item in saturations]
             ),
-            saturation_granular_data_array=saturations,
-            vo2max_mL_per_min_per_kg_int=(
+            "saturation_granular_data_array": saturations,
+            "vo2max_mL_per_min_per_kg_int": (
                 max(collected.vo2max, key=lambda pair: pair[0])[1] if collected.vo2max else None
             ),
-        )
+        }
     if collected.temperatures:
-        sections["temperature"] = _temperature(tuple(sorted(collected.temperatures, key=_by_time)))
-    summary = BodySummary(
-        metadata=summary_metadata(start_of_day(day, tz), ctx.user_id),
-        non_structured_data_array=_unique(collected.raw),
-        **sections,
+        summary["temperature"] = _temperature(tuple(sorted(collected.temperatures, key=_by_time)))
+    document = BodySummaryDocument.of_fields(
+        summary, client_uuid=ctx.client_uuid, user_id=ctx.user_id
     )
-    document = BodySummaryDocument.of(summary, client_uuid=ctx.client_uuid, user_id=ctx.user_id)
     return produced(document, day.isoformat(), day)
 
 
-def _temperature(readings: Sequence[TemperatureGranularItem]) -> Temperature:
+def _temperature(readings: Sequence[TemperatureGranularItem]) -> dict[str, Any]:
+    """The `temperature` section of a body summary, by ROOK key."""
     present = [item for item in readings if item["temperature_celsius_float"] is not None]
     if not present:
-        return Temperature(temperature_granular_data_array=tuple(readings))
+        return {"temperature_granular_data_array": tuple(readings)}
     celsius = [exact(item["temperature_celsius_float"] or 0.0) for item in present]
     types = {item["measurement_type_string"] for item in present}
     lowest = min(present, key=lambda item: item["temperature_celsius_float"] or 0.0)
     highest = max(present, key=lambda item: item["temperature_celsius_float"] or 0.0)
-    return Temperature(
-        temperature_avg_object=TemperatureObject(
-            temperature_celsius_float=float(sum(celsius) / len(celsius)),
-            measurement_type_string=types.pop() if len(types) == 1 else None,
-        ),
-        temperature_minimum_object=TemperatureObject(
-            temperature_celsius_float=lowest["temperature_celsius_float"],
-            measurement_type_string=lowest["measurement_type_string"],
-        ),
-        temperature_maximum_object=TemperatureObject(
-            temperature_celsius_float=highest["temperature_celsius_float"],
-            measurement_type_string=highest["measurement_type_string"],
-        ),
-        temperature_granular_data_array=tuple(readings),
-    )
+    return {
+        "temperature_avg_object": {
+            "temperature_celsius_float": float(sum(celsius) / len(celsius)),
+            "measurement_type_string": types.pop() if len(types) == 1 else None,
+        },
+        "temperature_minimum_object": {
+            "temperature_celsius_float": lowest["temperature_celsius_float"],
+            "measurement_type_string": lowest["measurement_type_string"],
+        },
+        "temperature_maximum_object": {
+            "temperature_celsius_float": highest["temperature_celsius_float"],
+            "measurement_type_string": highest["measurement_type_string"],
+        },
+        "temperature_granular_data_array": tuple(readings),
+    }
 
 
 def body_summaries(events: Sequence[Produced], ctx: UserContext, tz: ZoneInfo) -> list[Produced]:
