@@ -57,12 +57,12 @@ from pipeline import (
 from rookery.config import DEFAULT_WITHINGS_CLIENT_ID
 from rookery.jobs.kinds import Priority
 from rookery.jobs.ratelimit import reserve_for
+from rookery.sandbox.calls import busiest_minute
+from rookery.sandbox.protocol import TOO_MANY_REQUESTS
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 GOAL_RANGED_CALLS_PER_USER: Final = 6
 GOAL_TIME_WITHIN: Final = 0.10
-# The sandbox's own answer when a client goes over its limit.
-TOO_MANY_REQUESTS: Final = 601
 # Withings' endpoints by what they are for in a backfill.
 RANGED: Final = frozenset(
     {
@@ -152,18 +152,6 @@ def classify(calls: list[dict[str, Any]], notified: set[int]) -> dict[str, Any]:
         "granular_per_user_mean": round(sum(granular.values()) / len(users), 2) if users else None,
         "linking_and_other": len(admitted) - sum(ranged.values()) - sum(granular.values()),
     }
-
-
-def busiest_minute(calls: list[dict[str, Any]]) -> int:
-    """The most admitted calls within any 60 seconds of the sandbox's clock."""
-    instants = sorted(call["at"] for call in calls if call["status"] != TOO_MANY_REQUESTS)
-    most = 0
-    first = 0
-    for last, at in enumerate(instants):
-        while instants[first] <= at - 60.0:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
 
 
 def main() -> None:

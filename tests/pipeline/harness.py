@@ -367,19 +367,6 @@ def delivered_weights(documents: list[dict[str, Any]]) -> list[Decimal]:
     return sorted(Decimal(str(w)) for w in weights(documents).values())
 
 
-def busiest_minute(calls: list[dict[str, Any]], *, include_refused: bool = False) -> int:
-    """The most calls in any rolling minute of the sandbox's call log: the calls Withings
-    accepted, or every call made when `include_refused`."""
-    times = sorted(float(call["at"]) for call in calls if include_refused or call["status"] != 601)
-    busiest = 0
-    first = 0
-    for last, at in enumerate(times):
-        while times[first] <= at - 60:
-            first += 1
-        busiest = max(busiest, last - first + 1)
-    return busiest
-
-
 def now_utc() -> datetime:
     """The current instant, whole seconds (what the sandbox population is generated at)."""
     return datetime.fromtimestamp(int(time.time()), UTC)

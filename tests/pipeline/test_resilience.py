@@ -15,6 +15,7 @@ from rookery.config import Settings
 from rookery.delivery.queue import redeliver
 from rookery.jobs.kinds import JobKind
 from rookery.pipeline.rebuild import replay_connection
+from rookery.sandbox.calls import busiest_minute
 from rookery.sandbox.synth import generate_population
 from rookery.store.archive import archived_connections
 from rookery.store.engine import create_engine, session_factory
@@ -22,7 +23,6 @@ from rookery.store.enums import JobStatus
 from rookery.store.tables import Delivery, DeliveryStatus, Document, Job
 from tests.pipeline.harness import (
     DATA_PATH,
-    busiest_minute,
     delivered_weights,
     deployment,
     new_user_id,

@@ -18,6 +18,7 @@ from rookery.app import HTTP_TIMEOUT
 from rookery.config import Settings
 from rookery.connections.deployment import notify_callback_url
 from rookery.pipeline.check import schedule_checks
+from rookery.sandbox.calls import busiest_minute
 from rookery.sandbox.settings import SandboxSettings
 from rookery.sandbox.synth import generate_population
 from rookery.store.crypto import load_cipher
@@ -27,7 +28,6 @@ from rookery.withings.signature import sign
 from tests.pipeline.harness import (
     DATA_PATH,
     Deployment,
-    busiest_minute,
     deployment,
     new_user_id,
     now_utc,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -83,3 +84,20 @@ class CallLog:
             for r in self._records
             if (client_id is None or r.client_id == client_id) and (since is None or r.at >= since)
         ]
+
+
+def busiest_minute(calls: Iterable[Mapping[str, Any]], *, include_refused: bool = False) -> int:
+    """The most calls in any sliding 60 s of a call log (`CallRecord.as_json` rows): the calls
+    Withings accepted, or every call made when `include_refused`."""
+    instants = sorted(
+        float(call["at"])
+        for call in calls
+        if include_refused or call["status"] != TOO_MANY_REQUESTS
+    )
+    busiest = 0
+    first = 0
+    for last, at in enumerate(instants):
+        while instants[first] <= at - WINDOW_S:
+            first += 1
+        busiest = max(busiest, last - first + 1)
+    return busiest
