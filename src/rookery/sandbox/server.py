@@ -82,8 +82,8 @@ class Sandbox:
         self._world_at = self.clock.now_utc()
         self._saved_world_at: datetime | None = None
         self._saved_real = time.monotonic()
-        self.auth = AuthStore(self.clock, self._changed)
-        self.subscriptions = SubscriptionStore(self._changed)
+        self.auth = AuthStore(self.clock, self.save)
+        self.subscriptions = SubscriptionStore(self.save)
         self.faults = FaultPlan(settings.seed)
         self.notifier = Notifier(
             http, self.clock, settings, self.subscriptions, self.faults.draw_duplicate
@@ -98,7 +98,7 @@ class Sandbox:
         if resume is not None and resume.snapshot is not None:
             self._restore(resume.snapshot)
         self.clock.on_change(self.notifier.wakeup.set)
-        self.clock.on_change(self._changed)
+        self.clock.on_change(self.save)
 
     def _restore(self, snapshot: Snapshot) -> None:
         """Rebuild the saved state: the edits replayed at their times (their notifications went
@@ -123,12 +123,9 @@ class Sandbox:
         self._world_at = snapshot.world_at_utc
         self._edits = list(snapshot.edits)
 
-    def _changed(self) -> None:
-        """Something a restart must keep changed: save it now, before it is answered."""
-        self.save()
-
     def save(self) -> None:
-        """Write the state file (if any), atomically."""
+        """Write the state file (if any), atomically: called on every change a restart must
+        keep (grants, subscriptions, edits, clock jumps), before it is answered."""
         if self._state is None:
             return
         self._state.write(
@@ -161,7 +158,7 @@ class Sandbox:
         self.publish(self._advance_world(edit.at_utc))
         change = edit.apply(self.world)
         self._edits.append(edit)
-        self._changed()
+        self.save()
         return change
 
     def _advance_world(self, until_utc: datetime) -> list[Change]:

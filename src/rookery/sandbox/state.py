@@ -23,7 +23,7 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -172,7 +172,7 @@ class StateFile:
     def write(self, state: Mapping[str, Any]) -> None:
         """Replace the file with `state` (plus the version and identity), atomically;
         `StateError` when it cannot be written."""
-        document = {"version": STATE_VERSION, "identity": _identity_json(self.identity), **state}
+        document = {"version": STATE_VERSION, "identity": asdict(self.identity), **state}
         data = json.dumps(document, separators=(",", ":")).encode()
         directory = self.path.parent
         try:
@@ -245,12 +245,3 @@ class StateFile:
                 f"{mine.options()}; start with those options or use another --state file"
             )
         raise ForeignStateError(message, saved)
-
-
-def _identity_json(identity: Identity) -> dict[str, Any]:
-    return {
-        "seed": identity.seed,
-        "users": identity.users,
-        "history_days": identity.history_days,
-        "client_id": identity.client_id,
-    }

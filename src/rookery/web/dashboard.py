@@ -116,11 +116,12 @@ def _moment(value: datetime | None, *, compact: bool = False) -> Markup | str:
     if value is None:
         return "—"
     at_utc = value.astimezone(UTC)
-    text = f"{at_utc:%Y-%m-%d %H:%M:%S}" if compact else _moment_text(at_utc)
-    return Markup('<time datetime="{}" data-local="{}">{}</time>').format(
+    in_utc = _moment_text(at_utc)
+    return Markup('<time datetime="{}" data-local="{}" title="{}">{}</time>').format(
         at_utc.isoformat(timespec="seconds").replace("+00:00", "Z"),
         "compact" if compact else "full",
-        text,
+        in_utc,
+        f"{at_utc:%Y-%m-%d %H:%M:%S}" if compact else in_utc,
     )
 
 

@@ -6,16 +6,14 @@ const wallClock = new Intl.DateTimeFormat("sv-SE", {
   year: "numeric", month: "2-digit", day: "2-digit",
   hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
 });
-const zoneNamer = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" });
-const zoneAt = (at) => zoneNamer.formatToParts(at).find((part) => part.type === "timeZoneName")?.value ?? "";
+const zoneName = (style, at) => new Intl.DateTimeFormat(undefined, { timeZoneName: style })
+  .formatToParts(at).find((part) => part.type === "timeZoneName")?.value ?? "";
 for (const element of document.querySelectorAll("time[data-local]")) {
   const at = new Date(element.dateTime);
-  element.title = element.textContent.includes("UTC") ? element.textContent : `${element.textContent} UTC`;
-  element.textContent = element.dataset.local === "compact" ? wallClock.format(at) : `${wallClock.format(at)} ${zoneAt(at)}`;
+  const local = wallClock.format(at);
+  element.textContent = element.dataset.local === "compact" ? local : `${local} ${zoneName("short", at)}`;
 }
 // Compact instants leave the zone to their column's heading, named without its DST season.
-const zone = new Intl.DateTimeFormat(undefined, { timeZoneName: "shortGeneric" })
-  .formatToParts(new Date()).find((part) => part.type === "timeZoneName")?.value ?? "";
 for (const element of document.querySelectorAll("[data-local-zone]")) {
-  element.textContent = `(${zone})`;
+  element.textContent = `(${zoneName("shortGeneric", new Date())})`;
 }
