@@ -1,15 +1,20 @@
-"""The OpenAPI document, with its examples whole.
+"""The OpenAPI document, with its examples whole and no 422 that cannot happen.
 
 FastAPI writes the document with `exclude_none`, which also drops every null inside every
 example. A ROOK document has every key, null where there is no value, so an example without its
 nulls misdocuments the wire format. `RookeryAPI.openapi` puts back the examples the routes and
 models declare, in the places FastAPI already wrote them (it adds none of its own).
+
+FastAPI also documents a 422 for every operation with a parameter. A path parameter matched by
+Starlette's `uuid` convertor (`/{delivery_id:uuid}`) is checked by the router itself (any other
+segment matches no route: 404), so an operation with no other input cannot answer 422.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, Final
 
 from fastapi import FastAPI, routing
 from fastapi.routing import APIRoute
@@ -40,8 +45,12 @@ def restore_examples(schema: dict[str, Any], routes: Iterable[BaseRoute]) -> Non
         if not route.include_in_schema:
             continue
         operations = schema["paths"].get(route.path_format, {})
+        routed = set(_ROUTED_PARAMETER.findall(str(route.path)))
         for method in route.methods or ():
-            responses = operations.get(method.lower(), {}).get("responses", {})
+            operation = operations.get(method.lower(), {})
+            responses = operation.get("responses", {})
+            if _checked_by_the_router_alone(operation, routed):
+                responses.pop(_UNPROCESSABLE, None)
             for status, declared in route.responses.items():
                 for media, content in declared.get("content", {}).items():
                     written = responses.get(str(status), {}).get("content", {}).get(media)
@@ -51,6 +60,18 @@ def restore_examples(schema: dict[str, Any], routes: Iterable[BaseRoute]) -> Non
             for name, model_schema in _schemas_by_name(model):
                 if "examples" in model_schema and "examples" in components.get(name, {}):
                     components[name]["examples"] = model_schema["examples"]
+
+
+_ROUTED_PARAMETER: Final = re.compile(r"\{(\w+):uuid\}")
+_UNPROCESSABLE: Final = "422"
+
+
+def _checked_by_the_router_alone(operation: dict[str, Any], routed: set[str]) -> bool:
+    """Whether every input of `operation` is a path parameter the router matched (`routed`)."""
+    return "requestBody" not in operation and all(
+        parameter["in"] == "path" and parameter["name"] in routed
+        for parameter in operation.get("parameters", [])
+    )
 
 
 def _models_of(route: Any) -> Iterator[type[BaseModel]]:
