@@ -168,7 +168,7 @@ async def _refresh(
             async with ctx.sessions() as session:
                 if ctx.settings.is_postgresql:
                     return await _refresh_holding_row_lock(ctx, session, connection_id, rejected)
-                return await _refresh_single_writer(ctx, session, connection_id, rejected)
+                return await _refresh_under_lease(ctx, session, connection_id, rejected)
         except WithingsRateLimited as limited:
             # Held once the row lock is released: `hold` is a transaction of its own.
             await ratelimit.hold(ctx.engine, wait_s=limited.wait_seconds)
@@ -206,7 +206,7 @@ async def _refresh_holding_row_lock(
     return tokens.access_token
 
 
-async def _refresh_single_writer(
+async def _refresh_under_lease(
     ctx: ConnectionContext, session: AsyncSession, connection_id: uuid.UUID, rejected: str | None
 ) -> str:
     async with session.begin():
